@@ -1,0 +1,81 @@
+/**
+ * One error class for the whole code base. Callers branch on `code`, never on
+ * the message. `details` must stay JSON-safe so an error can be logged as one
+ * line or sent over MQTT as it is.
+ */
+
+/** Every stable error code Canopy throws. Adding one is an API change. */
+export const ErrorCodes = {
+  ERR_INVALID_ARGUMENT: 'a caller passed a value the API does not accept',
+  ERR_GVARIANT_TRUNCATED: 'serialized GVariant data ends before a declared length',
+  ERR_GVARIANT_NOT_NORMAL: 'serialized GVariant data is not in normal form',
+  ERR_GVARIANT_TYPE: 'a GVariant type string is invalid or unsupported',
+  ERR_GVARIANT_TOO_LARGE: 'a GVariant value exceeds a size limit',
+  ERR_OBJECT_INVALID: 'an OSTree object is structurally invalid',
+  ERR_OBJECT_TYPE: 'an object has the wrong type for where it is used',
+  ERR_CHECKSUM_MISMATCH: 'content does not hash to the checksum it is stored under',
+  ERR_CHECKSUM_INVALID: 'a string is not a 64-digit lowercase hex sha256',
+  ERR_UNSAFE_NAME: 'a file name from a tree would escape or corrupt a path',
+  ERR_UNSAFE_PATH: 'a path on disk points outside the directory it must stay in',
+  ERR_REF_INVALID: 'a ref or remote name does not follow the ref grammar',
+  ERR_REF_NOT_FOUND: 'no ref or commit matches the given name',
+  ERR_OBJECT_NOT_FOUND: 'an object is not in the repository',
+  ERR_REPO_INVALID: 'the directory is not a usable OSTree repository',
+  ERR_REPO_EXISTS: 'a repository already exists where one was to be created',
+  ERR_REPO_MODE: 'the operation is not possible in this repository mode',
+  ERR_CONFIG_INVALID: 'a configuration file cannot be parsed or has a bad value',
+  ERR_FILE_TYPE: 'a file type that OSTree cannot store (device, socket, fifo)',
+  ERR_FILE_CHANGED: 'a file changed while it was being read',
+  ERR_PERMISSION: 'the operation needs privileges the process does not have',
+  ERR_XATTR: 'reading or writing extended attributes failed',
+  ERR_CHECKOUT_EXISTS: 'the checkout target exists and overwriting was not asked for',
+  ERR_FSCK_FAILED: 'the repository has missing or corrupt objects',
+  ERR_IO: 'a file system operation failed',
+  ERR_NO_SPACE: 'the file system is full',
+  ERR_USAGE: 'a command line could not be understood',
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export type ErrorDetails = Record<string, string | number | boolean | null | undefined | string[]>;
+
+/** The error every Canopy layer throws. */
+export class CanopyError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CanopyError';
+    this.code = code;
+    this.details = details;
+  }
+
+  /** A JSON-safe form for logs, `--json` output and MQTT reports. */
+  toJSON(): { code: ErrorCode; message: string; details: ErrorDetails } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** True when `e` is a CanopyError, optionally with the given code. */
+export function isCanopyError(e: unknown, code?: ErrorCode): e is CanopyError {
+  return e instanceof CanopyError && (code === undefined || e.code === code);
+}
+
+/**
+ * Wraps an error from Node's fs into a CanopyError that names the path and
+ * the operation. CanopyErrors pass through with the context prefixed.
+ */
+export function ioError(e: unknown, op: string, path: string): CanopyError {
+  if (e instanceof CanopyError) return e;
+  const sys = e as NodeJS.ErrnoException;
+  const errno = typeof sys?.code === 'string' ? sys.code : 'EUNKNOWN';
+  const code: ErrorCode = errno === 'ENOSPC' || errno === 'EDQUOT' ? 'ERR_NO_SPACE'
+    : errno === 'EACCES' || errno === 'EPERM' ? 'ERR_PERMISSION' : 'ERR_IO';
+  return new CanopyError(code, `${op} ${path}: ${sys?.message ?? String(e)}`, { op, path, errno }, { cause: e });
+}
+
+/** Throws ERR_INVALID_ARGUMENT when `cond` is false. */
+export function check(cond: unknown, message: string, details: ErrorDetails = {}): asserts cond {
+  if (!cond) throw new CanopyError('ERR_INVALID_ARGUMENT', message, details);
+}

@@ -1,0 +1,5 @@
+/** Pure, bounded GVariant codec: the serialization OSTree uses for its metadata. */
+export { parse, type ParseOptions } from './parse';
+export { serialize } from './serialize';
+export { parseType, isValidType, alignUp, type GType } from './type';
+export { Variant, variant, dictLookup, type GValue, type VarDict } from './value';
