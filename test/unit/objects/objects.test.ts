@@ -1,0 +1,112 @@
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import { deflateRawSync } from 'node:zlib';
+import { isCanopyError } from '../../../agent/src/core/errors';
+import { serialize } from '../../../agent/src/gvariant/index';
+import {
+  archiveHeaderBytes, commitContentChecksum, dirMetaChecksum, fileChecksum, parseArchiveHeader, parseCommit, parseDirMeta,
+  parseDirTree, parseFileHeader, parseSummary, serializeCommit, serializeDirTree, serializeSummary, summaryRefMetadata,
+  summaryRefTimestamp, EMPTY_DIRTREE_CHECKSUM, fileHeaderBytes,
+} from '../../../agent/src/objects/index';
+
+const C1 = 'a'.repeat(64);
+const C2 = 'b'.repeat(64);
+const code = (c: string) => (e: unknown): boolean => isCanopyError(e, c as never);
+
+describe('objects', () => {
+  it('dirmeta of a root-owned 0755 directory has the checksum every OSTree repo shares', () => {
+    assert.equal(dirMetaChecksum({ uid: 0, gid: 0, mode: 0o40755, xattrs: [] }), '446a0ef11b7cc167f3b603e585c7eeeeb675faa412d5ec73f62988eb0b6c5488');
+  });
+
+  it('file checksums follow the documented stream for a file and a symlink', () => {
+    // Recomputed by hand from the format: BE length, 4 zero bytes, header, content.
+    const h = { uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs: [] };
+    const hdr = fileHeaderBytes(h);
+    assert.equal(hdr.readUInt32BE(0), hdr.length - 8);
+    const manual = createHash('sha256').update(hdr).update('hello\n').digest('hex');
+    assert.equal(fileChecksum(h, Buffer.from('hello\n')), manual);
+    assert.ok(fileChecksum(h, Buffer.from('hello\n')).startsWith('44f778e5'));
+    assert.ok(fileChecksum({ uid: 0, gid: 0, mode: 0o120777, symlinkTarget: 'hello.txt', xattrs: [] }).startsWith('f66efa49'));
+  });
+
+  it('archive headers match the documented bytes and round-trip', () => {
+    const h = { uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs: [] };
+    const obj = Buffer.concat([archiveHeaderBytes(h, 6), deflateRawSync('hello\n', { level: 6 })]);
+    assert.equal(obj.toString('hex'), '0000001a000000000000000000000006000000000000000000' + '0081a4000000000019cb48cdc9c9e70200'.slice(0));
+    const { header, dataOffset } = parseArchiveHeader(obj);
+    assert.equal(header.size, 6);
+    assert.equal(dataOffset, 34);
+  });
+
+  it('xattrs are stored sorted with NUL-terminated names', () => {
+    const h = { uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs: [{ name: 'user.foo', value: Buffer.from('bar') }, { name: 'user.abc', value: Buffer.from('1\0') }] };
+    const bytes = fileHeaderBytes(h);
+    assert.ok(bytes.toString('latin1').indexOf('user.abc\0') < bytes.toString('latin1').indexOf('user.foo\0'));
+    const { header } = parseFileHeader(bytes);
+    assert.deepEqual(header.xattrs.map((x) => x.name), ['user.abc', 'user.foo']);
+  });
+
+  it('dirtrees sort entries by name bytes and round-trip', () => {
+    const t = { files: [{ name: 'b', checksum: C1 }, { name: 'B', checksum: C2 }, { name: 'ä', checksum: C1 }], dirs: [{ name: 'z', tree: C1, meta: C2 }] };
+    const back = parseDirTree(serializeDirTree(t));
+    assert.deepEqual(back.files.map((f) => f.name), ['B', 'b', 'ä']);
+    assert.equal(EMPTY_DIRTREE_CHECKSUM, createHash('sha256').update(serializeDirTree({ files: [], dirs: [] })).digest('hex'));
+  });
+
+  describe('hostile dirtrees are refused before a name can reach a path', () => {
+    const raw = (names: string[]): Buffer => serialize('(a(say)a(sayay))', [names.map((n) => [n, Buffer.alloc(32)]), []]);
+    for (const [label, name] of [['slash', 'a/b'], ['dot-dot', '..'], ['dot', '.'], ['empty', ''], ['long', 'x'.repeat(256)]] as const) {
+      it(`refuses a ${label} name`, () => assert.throws(() => parseDirTree(raw([name])), code('ERR_UNSAFE_NAME')));
+    }
+    it('refuses a NUL inside a name (not normal form)', () => {
+      const b = raw(['ab']);
+      b[1] = 0; // 'a\0' + '\0'
+      assert.throws(() => parseDirTree(b), (e: unknown) => isCanopyError(e));
+    });
+    it('refuses duplicate names', () => assert.throws(() => parseDirTree(raw(['a', 'a'])), code('ERR_OBJECT_INVALID')));
+    it('refuses a checksum that is not 32 bytes', () => {
+      const b = serialize('(a(say)a(sayay))', [[['a', Buffer.alloc(31)]], []]);
+      assert.throws(() => parseDirTree(b), code('ERR_OBJECT_INVALID'));
+    });
+  });
+
+  it('refuses an object of the wrong type', () => {
+    const dirtree = serializeDirTree({ files: [{ name: 'a', checksum: C1 }], dirs: [] });
+    assert.throws(() => parseCommit(dirtree), (e: unknown) => isCanopyError(e));
+    assert.throws(() => parseDirMeta(dirtree), (e: unknown) => isCanopyError(e));
+  });
+
+  it('refuses truncated and oversized file headers', () => {
+    const h = fileHeaderBytes({ uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs: [] });
+    assert.throws(() => parseFileHeader(h.subarray(0, 10)), code('ERR_OBJECT_INVALID'));
+    const huge = Buffer.from(h);
+    huge.writeUInt32BE(0x7fffffff, 0);
+    assert.throws(() => parseFileHeader(huge), code('ERR_OBJECT_INVALID'));
+  });
+
+  it('refuses device files and non-zero rdev', () => {
+    assert.throws(() => fileHeaderBytes({ uid: 0, gid: 0, mode: 0o020644, symlinkTarget: '', xattrs: [] }), code('ERR_FILE_TYPE'));
+    const b = serialize('(uuuusa(ayay))', [0, 0, 0xa4810000, 0x01000000, '', []]);
+    const framed = Buffer.concat([Buffer.from([0, 0, 0, b.length, 0, 0, 0, 0]), b]);
+    assert.throws(() => parseFileHeader(framed), code('ERR_OBJECT_INVALID'));
+  });
+
+  it('commits round-trip and compute the content checksum', () => {
+    const c = { metadata: [], parent: C2, related: [], subject: 's', body: 'b', timestamp: 1672531200, rootTree: C1, rootMeta: C2 };
+    const back = parseCommit(serializeCommit(c));
+    assert.equal(back.parent, C2);
+    assert.equal(back.timestamp, 1672531200);
+    assert.equal(commitContentChecksum(back), createHash('sha256').update(Buffer.from(C1 + C2, 'hex')).digest('hex'));
+  });
+
+  it('summaries sort refs, keep LE commit sizes and BE timestamps', () => {
+    const s = serializeSummary({ refs: [{ name: 'z', commit: C1, commitSize: 158, metadata: summaryRefMetadata(1672531200, '1.0') }, { name: 'a', commit: C2, commitSize: 1, metadata: [] }], metadata: [] });
+    const back = parseSummary(s);
+    assert.deepEqual(back.refs.map((r) => r.name), ['a', 'z']);
+    assert.equal(back.refs[1].commitSize, 158);
+    assert.equal(summaryRefTimestamp(back.refs[1]), 1672531200);
+    // An unsorted summary is refused: clients binary-search it.
+    const unsorted = serialize('(a(s(taya{sv}))a{sv})', [[['z', [1n, Buffer.alloc(32), []]], ['a', [1n, Buffer.alloc(32), []]]], []]);
+    assert.throws(() => parseSummary(unsorted), code('ERR_OBJECT_INVALID'));
+  });
+});
