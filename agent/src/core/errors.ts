@@ -38,6 +38,19 @@ export const ErrorCodes = {
   ERR_IO: 'a file system operation failed',
   ERR_NO_SPACE: 'the file system is full',
   ERR_USAGE: 'a command line could not be understood',
+  ERR_ENV_CRC: 'a boot-loader environment copy fails its CRC check, or no copy is valid',
+  ERR_ENV_INVALID: 'a boot-loader environment image is malformed (size, header, terminator, entry)',
+  ERR_ENV_NAME: 'a boot-loader environment variable name is empty or has a forbidden character',
+  ERR_ENV_VALUE: 'a boot-loader environment variable value has a forbidden character',
+  ERR_ENV_TOO_LARGE: 'boot-loader environment variables do not fit the environment size',
+  ERR_VARINT_INVALID: 'a LEB128 varint is truncated, overlong or too large',
+  ERR_XZ_CORRUPT: 'xz data is malformed, truncated or fails its integrity check',
+  ERR_XZ_UNSUPPORTED: 'xz data uses a filter or check this decoder does not implement',
+  ERR_DECOMPRESS_TOO_LARGE: 'decompressed data would exceed the size the caller allows',
+  ERR_BSDIFF_INVALID: 'a bsdiff patch stream is malformed or reads outside its inputs',
+  ERR_DELTA_INVALID: 'a static delta superblock, part or opcode stream is malformed',
+  ERR_DELTA_UNSUPPORTED: 'a static delta uses a version or feature that is not supported',
+  ERR_EXTERNAL_TOOL: 'an external program is missing or failed',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
