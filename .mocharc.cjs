@@ -6,6 +6,7 @@
 // .ci/run installs every peer, so in CI nothing is skipped.
 module.exports = {
   'node-option': ['import=tsx'],
+  reporter: 'test/helpers/summary-reporter.cjs',
   timeout: 60000,
   recursive: true,
 };
