@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { isCanopyError } from '../../../agent/src/core/errors';
 import { bspatch, readOfft } from '../../../agent/src/delta/bspatch';
-import { bsdiff, writeOfft } from '../../../agent/src/delta/bsdiff';
+import { writeOfft } from '../../../agent/src/delta/bsdiff';
 
 /** Builds a raw stream from records [x, y, z, diff, extra]. */
 function stream(records: Array<[number, number, number, number[], number[]]>): Uint8Array {
