@@ -115,8 +115,9 @@ export class Repo {
     return join(this.path, objectRelPath(checksum, type, this.mode));
   }
 
+  /** Whether the object is stored (lstat: a bare symlink object need not resolve). */
   hasObject(checksum: string, type: ObjectType): boolean {
-    return existsSync(this.objectPath(checksum, type));
+    return lstatSync(this.objectPath(checksum, type), { throwIfNoEntry: false }) !== undefined;
   }
 
   /**
@@ -156,8 +157,7 @@ export class Repo {
 
   /** The raw detached metadata (`.commitmeta`) of a commit, or undefined. */
   readCommitMeta(commit: string): Buffer | undefined {
-    const p = this.objectPath(commit, ObjectType.COMMIT_META);
-    return existsSync(p) ? this.readMetadataBytes(ObjectType.COMMIT_META, commit) : undefined;
+    return this.hasObject(commit, ObjectType.COMMIT_META) ? this.readMetadataBytes(ObjectType.COMMIT_META, commit) : undefined;
   }
 
   /**

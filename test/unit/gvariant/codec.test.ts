@@ -87,17 +87,21 @@ describe('gvariant codec', () => {
     fc.constant<[string, fc.Arbitrary<GValue>]>(['s', fc.string({ unit: 'grapheme', maxLength: 40 }).map((s) => s.replace(/\0/g, ''))]),
     fc.constant<[string, fc.Arbitrary<GValue>]>(['ay', fc.uint8Array({ maxLength: 300 })]),
   );
-  const typed: fc.Arbitrary<[string, fc.Arbitrary<GValue>]> = fc.letrec((tie) => ({
-    node: fc.oneof({ depthSize: 'small', withCrossShrink: true },
-      leaf,
-      tie('node').map(([t, a]) => (t === 'y' ? ['ay', fc.uint8Array({ maxLength: 20 })] : [`a${t}`, fc.array(a, { maxLength: 6 })]) as [string, fc.Arbitrary<GValue>]),
-      fc.array(tie('node'), { minLength: 1, maxLength: 4 }).map((ms) => [
-        `(${ms.map((m) => m[0]).join('')})`, fc.tuple(...ms.map((m) => m[1])),
-      ] as [string, fc.Arbitrary<GValue>]),
-      tie('node').map(([t, a]) => ['v', a.map((x) => variant(t, x))] as [string, fc.Arbitrary<GValue>]),
-      tie('node').map(([t, a]) => [`a{s${t}}`, fc.array(fc.tuple(fc.string({ maxLength: 8 }).map((s) => s.replace(/\0/g, '')), a), { maxLength: 4 })] as [string, fc.Arbitrary<GValue>]),
-    ),
-  })).node as fc.Arbitrary<[string, fc.Arbitrary<GValue>]>;
+  type Pair = [string, fc.Arbitrary<GValue>];
+  const typed = fc.letrec<{ node: Pair }>((tie) => {
+    const sub = (): fc.Arbitrary<Pair> => tie('node');
+    return {
+      node: fc.oneof({ depthSize: 'small', withCrossShrink: true },
+        leaf,
+        sub().map(([t, a]): Pair => (t === 'y' ? ['ay', fc.uint8Array({ maxLength: 20 })] : [`a${t}`, fc.array(a, { maxLength: 6 })])),
+        fc.array(sub(), { minLength: 1, maxLength: 4 }).map((ms): Pair => [
+          `(${ms.map((m) => m[0]).join('')})`, fc.tuple(...ms.map((m) => m[1])) as fc.Arbitrary<GValue>,
+        ]),
+        sub().map(([t, a]): Pair => ['v', a.map((x) => variant(t, x))]),
+        sub().map(([t, a]): Pair => [`a{s${t}}`, fc.array(fc.tuple(fc.string({ maxLength: 8 }).map((s) => s.replace(/\0/g, '')), a), { maxLength: 4 }) as fc.Arbitrary<GValue>]),
+      ),
+    };
+  }).node;
   const pair = typed.chain(([t, a]) => a.map((v) => [t, v] as const));
 
   it('property: parse(serialize(v)) = v, and serialize is stable', () => {
