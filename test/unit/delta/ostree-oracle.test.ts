@@ -165,7 +165,7 @@ describe('delta: against real ostree static deltas', function () {
     assert.ok((c['write-source'] ?? 0) >= 10, 'the fixture exercises rollsum');
     assert.deepEqual(ours(c), ostreeOpCounts(f, `${f.a}-${f.b}`));
     const part = openPartFile(repoFile(f, deltaPartPath(f.a, f.b, 0)), sb.parts[0], 0);
-    assert.ok(part.modes.some((m) => m.mode === 0o100600), 'mode table carries the 0600 file (big-endian decoded)');
+    assert.ok(part.modes.some((m) => m.mode === 0o100755), 'mode table carries the 0755 binary (big-endian decoded)');
     if (f.xattrs) assert.ok(part.xattrs.some((x) => x.some((a) => a.name === 'user.canopy' && Buffer.from(a.value).toString() === 'v2')), 'xattr table carries user.canopy');
   });
 
@@ -173,6 +173,9 @@ describe('delta: against real ostree static deltas', function () {
     const { sb, runs } = check(repoFile(f, deltaSuperblockPath(null, f.a)), null, f.a, (i) => repoFile(f, deltaPartPath(null, f.a, i)));
     assert.equal(sb.fallbacks.length, 0);
     assert.deepEqual(ours(runs[0].counts), ostreeOpCounts(f, f.a));
+    const part = openPartFile(repoFile(f, deltaPartPath(null, f.a, 0)), sb.parts[0], 0);
+    assert.ok(part.modes.some((m) => m.mode === 0o100600 && m.uid === process.getuid!()), 'mode table carries the 0600 file');
+    assert.ok(part.modes.some((m) => m.mode === 0o120777), 'mode table carries the symlink mode');
     const types = new Set(sb.parts[0].objects.map((o) => o.type));
     assert.deepEqual([...types].sort(), [ObjectType.FILE, ObjectType.DIR_TREE, ObjectType.DIR_META]);
   });
