@@ -20,6 +20,9 @@
  */
 import * as openpgp from 'openpgp';
 import { CanopyError } from '../core/errors';
+import { decideOpenPgp, type OpenPgpSignatureCheck, type OpenPgpSignatureStatus, type OpenPgpVerified } from './openpgp-decision';
+
+export type { OpenPgpSignatureCheck, OpenPgpSignatureStatus, OpenPgpVerified } from './openpgp-decision';
 
 /** A file holding public (or secret) keys, armoured or binary, one or many. */
 export interface KeyFile {
@@ -126,49 +129,6 @@ function looksArmored(b: Uint8Array): boolean {
 
 function hexId(id: openpgp.KeyID): string {
   return id.toHex().toUpperCase();
-}
-
-/** How one signature packet fared. */
-export type OpenPgpSignatureStatus =
-  | 'good'
-  /** made by a key in the keyring, but does not match the data */
-  | 'bad'
-  /** made by a key that is not in the keyring */
-  | 'untrusted'
-  | 'revoked'
-  | 'key-expired'
-  | 'signature-expired'
-  /** well-formed but unusable: wrong class, weak digest, key not valid for signing then */
-  | 'invalid';
-
-/** The check of one signature packet. */
-export interface OpenPgpSignatureCheck {
-  /** Position among all packets, in order. */
-  index: number;
-  /** Which `aay` element the packet came from. */
-  element: number;
-  status: OpenPgpSignatureStatus;
-  /** Issuer key id from the packet, upper-case hex. */
-  keyId: string;
-  /** Fingerprint of the (sub)key that made it, when it is in the keyring. */
-  fingerprint?: string;
-  /** Fingerprint of its primary key, when it is in the keyring. */
-  primaryFingerprint?: string;
-  userId?: string;
-  created?: Date;
-  message: string;
-}
-
-/** The signature that made {@link verifyOpenPgp} succeed. */
-export interface OpenPgpVerified {
-  engine: 'openpgp';
-  keyId: string;
-  fingerprint: string;
-  primaryFingerprint: string;
-  userId?: string;
-  created?: Date;
-  /** Every packet's check, good or not. */
-  checks: OpenPgpSignatureCheck[];
 }
 
 /** Options for checking signatures. */
@@ -302,15 +262,6 @@ async function judge(
   return { status: 'good', message: `good signature by ${keyId}` };
 }
 
-/** The order in which failures are reported when nothing is good. */
-const FAILURE_ORDER: Array<[OpenPgpSignatureStatus, 'ERR_KEY_REVOKED' | 'ERR_KEY_EXPIRED' | 'ERR_SIGNATURE_INVALID' | 'ERR_KEY_UNTRUSTED']> = [
-  ['revoked', 'ERR_KEY_REVOKED'],
-  ['key-expired', 'ERR_KEY_EXPIRED'],
-  ['signature-expired', 'ERR_SIGNATURE_INVALID'],
-  ['invalid', 'ERR_SIGNATURE_INVALID'],
-  ['untrusted', 'ERR_KEY_UNTRUSTED'],
-];
-
 /**
  * Decides on OpenPGP signatures over `data`: passes when one signature is
  * good (OSTree's rule). Signatures by unknown, revoked or expired keys, and
@@ -332,31 +283,7 @@ export async function verifyOpenPgp(
   keyring: OpenPgpKeyring,
   opts: OpenPgpCheckOptions = {},
 ): Promise<OpenPgpVerified> {
-  const checks = await checkOpenPgpSignatures(signatures, data, keyring, opts);
-  const failures = checks.filter((c) => c.status !== 'good').map((c) => `#${c.index} ${c.keyId}: ${c.status}: ${c.message}`);
-  const bad = checks.find((c) => c.status === 'bad');
-  if (bad) {
-    throw new CanopyError('ERR_SIGNATURE_INVALID', `BAD OpenPGP signature: ${bad.message}`, { engine: 'openpgp', keyId: bad.keyId, status: 'bad', failures });
-  }
-  const good = checks.find((c) => c.status === 'good');
-  if (good) {
-    return {
-      engine: 'openpgp',
-      keyId: good.keyId,
-      fingerprint: good.fingerprint!,
-      primaryFingerprint: good.primaryFingerprint!,
-      userId: good.userId,
-      created: good.created,
-      checks,
-    };
-  }
-  for (const [status, code] of FAILURE_ORDER) {
-    const c = checks.find((x) => x.status === status);
-    if (c) {
-      throw new CanopyError(code, `no good OpenPGP signature: ${c.message}`, { engine: 'openpgp', keyId: c.keyId, status, failures });
-    }
-  }
-  throw new CanopyError('ERR_SIGNATURE_INVALID', 'no good OpenPGP signature', { engine: 'openpgp', failures });
+  return decideOpenPgp(await checkOpenPgpSignatures(signatures, data, keyring, opts));
 }
 
 /** Options for {@link signOpenPgp}. */
