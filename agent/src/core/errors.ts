@@ -24,6 +24,8 @@ export const ErrorCodes = {
   ERR_UNSAFE_PATH: 'a path on disk points outside the directory it must stay in',
   ERR_REF_INVALID: 'a ref or remote name does not follow the ref grammar',
   ERR_REF_NOT_FOUND: 'no ref or commit matches the given name',
+  ERR_REF_EXISTS: 'a ref already exists where one was to be created',
+  ERR_METADATA_KEY_NOT_FOUND: 'a commit or summary has no metadata value under the given key',
   ERR_OBJECT_NOT_FOUND: 'an object is not in the repository',
   ERR_REPO_INVALID: 'the directory is not a usable OSTree repository',
   ERR_REPO_EXISTS: 'a repository already exists where one was to be created',
