@@ -13,6 +13,9 @@
  * - a signature by a key outside the keyring is not good ("public key not
  *   found").
  *
+ * A signature dated in the future is not refused: devices without a
+ * battery-backed clock often boot in the past, and OSTree accepts it too.
+ *
  * Deliberate differences (all stricter, none affects content `ostree
  * gpg-sign` writes): only binary-document signatures (class 0x00) are
  * accepted, not text-mode ones; an element must be binary packets, not ASCII

@@ -130,6 +130,12 @@ describe('sign/openpgp (oracle: GnuPG)', function () {
       assert.equal(check.status, 'signature-expired');
     });
 
+    it('accepts a signature dated after the verifier\'s clock (devices without an RTC)', async () => {
+      const sig = await g.sign('A', data, { fakedTime: '20990101T000000!' });
+      const r = await verifyOpenPgp([sig], data, ring);
+      assert.equal(r.created?.getUTCFullYear(), 2099);
+    });
+
     it('refuses a revoked key whenever the signature was made', async () => {
       const sig = await g.sign('R', data);
       const revoked = await readOpenPgpKeyring([{ source: 'r.gpg', data: g.revokedPublicR }]);
