@@ -48,6 +48,8 @@ export interface CommitOptions {
   /** Do not read or store extended attributes. */
   noXattrs?: boolean;
   onProgress?: (p: CommitProgress) => void;
+  /** Files larger than this many bytes are streamed instead of read whole (default 64 MiB). */
+  largeFileThreshold?: number;
 }
 
 export interface CommitResult {
@@ -157,7 +159,7 @@ export async function commitTree(repo: Repo, srcDir: string, opts: CommitOptions
     const inodeKey = f.st.nlink > 1 ? `${f.st.dev}:${f.st.ino}` : undefined;
     if (inodeKey && byInode.has(inodeKey)) return byInode.get(inodeKey)!;
     let checksum: string;
-    if (f.st.size > STREAM_THRESHOLD) {
+    if (f.st.size > (opts.largeFileThreshold ?? STREAM_THRESHOLD)) {
       checksum = await commitLargeFile(tx, f, header);
     } else {
       let content: Buffer;
