@@ -1,0 +1,213 @@
+/**
+ * Re-hashing content (file) objects for fsck, per repository mode:
+ *
+ * - archive: parse the `.filez` header, inflate, hash header ‖ content.
+ *   Inflation runs on the libuv pool with a bounded window (count and
+ *   bytes), so the main thread reads and hashes while the pool inflates.
+ * - bare-user-only: uid/gid 0, the mode from lstat, no xattrs.
+ * - bare: the real uid, gid and mode and the real xattrs, read for all
+ *   objects with one `getfattr` over `objects/`.
+ *
+ * Files whose content exceeds {@link STREAM_THRESHOLD} are streamed so
+ * memory stays bounded.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, createReadStream, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { createInflateRaw, inflateRaw, inflateRawSync } from 'node:zlib';
+import { CanopyError, ioError } from '../core/errors';
+import { fileHeaderBytes, isLinkMode, parseArchiveHeader, type FileHeader, type Xattr } from '../objects/index';
+import type { Repo } from './repo';
+import type { ListedObject } from './walk';
+import { readTreeXattrs } from './xattr-io';
+
+/** Content larger than this is streamed instead of held in memory. */
+export const STREAM_THRESHOLD = 64 << 20;
+/**
+ * Archive objects whose content is at most this size are inflated on the
+ * main thread: for small objects the hop to the pool costs more than it
+ * saves (measured: all-pool was ~30% slower than all-inline on 7.9k
+ * objects); larger ones go to the pool so the main thread keeps reading.
+ */
+const SYNC_INFLATE_MAX = 128 << 10;
+/** Inflations in flight on the libuv pool, and the bytes they may hold. */
+const MAX_IN_FLIGHT = 8;
+const MAX_IN_FLIGHT_BYTES = 64 << 20;
+/** Read at least this much of a streamed `.filez` at once, so its header is in it. */
+const MIN_PREFIX = 64 << 10;
+
+/** 'ok', 'vanished' (deleted while fsck ran), or why the object is corrupt. */
+export type ContentVerdict = 'ok' | 'vanished' | CanopyError;
+
+/**
+ * Verifies every content object in `objs` and reports each verdict through
+ * `onResult` (in completion order). Throws ERR_XATTR when a bare
+ * repository's attributes cannot be read.
+ */
+export async function verifyContentObjects(
+  repo: Repo, objs: readonly ListedObject[], onResult: (o: ListedObject, v: ContentVerdict) => void, onProgress: (done: number) => void,
+  streamThreshold = STREAM_THRESHOLD,
+): Promise<void> {
+  let done = 0;
+  const report = (o: ListedObject, v: ContentVerdict): void => {
+    onResult(o, v);
+    onProgress(++done);
+  };
+  if (repo.mode !== 'archive') {
+    const xattrs = repo.mode === 'bare' && objs.length > 0 ? readTreeXattrs(join(repo.path, 'objects')) : new Map<string, Xattr[]>();
+    for (const o of objs) {
+      const abs = join(repo.path, o.relPath);
+      report(o, guard(() => compare(o.checksum, bareChecksum(abs, repo.mode, xattrs.get(abs) ?? [], streamThreshold))));
+    }
+    return;
+  }
+  const inFlight = new Set<Promise<void>>();
+  let bytesInFlight = 0;
+  for (const o of objs) {
+    const abs = join(repo.path, o.relPath);
+    let job: ArchiveJob | ContentVerdict;
+    try {
+      job = startArchive(abs, o.checksum, streamThreshold);
+    } catch (e) {
+      job = verdictOf(e);
+    }
+    if (!(job instanceof ArchiveJob)) {
+      report(o, job);
+      continue;
+    }
+    const cost = job.cost;
+    bytesInFlight += cost;
+    const p: Promise<void> = job.finish().then((v) => report(o, v)).finally(() => {
+      bytesInFlight -= cost;
+      inFlight.delete(p);
+    });
+    inFlight.add(p);
+    while (inFlight.size >= MAX_IN_FLIGHT || (inFlight.size > 0 && bytesInFlight > MAX_IN_FLIGHT_BYTES)) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+}
+
+function verdictOf(e: unknown): ContentVerdict {
+  if ((e as NodeJS.ErrnoException)?.code === 'ENOENT') return 'vanished';
+  if (e instanceof CanopyError) return e;
+  const z = e as NodeJS.ErrnoException;
+  if (z?.code === 'ERR_BUFFER_TOO_LARGE') return new CanopyError('ERR_OBJECT_INVALID', 'compressed content is longer than the size in its header');
+  if (typeof z?.code === 'string' && z.code.startsWith('Z_')) return new CanopyError('ERR_OBJECT_INVALID', `compressed content is corrupt: ${z.message}`, { zlib: z.code });
+  return ioError(e, 'read', 'content object');
+}
+
+function guard(f: () => ContentVerdict): ContentVerdict {
+  try {
+    return f();
+  } catch (e) {
+    return verdictOf(e);
+  }
+}
+
+function compare(expected: string, actual: string, detail = ''): ContentVerdict {
+  if (actual === expected) return 'ok';
+  return new CanopyError('ERR_CHECKSUM_MISMATCH', `checksum mismatch: the object hashes to ${actual}${detail}`, { checksum: expected, actual });
+}
+
+/** The checksum of a bare or bare-user-only object as it is on disk. */
+function bareChecksum(abs: string, mode: Repo['mode'], xattrs: readonly Xattr[], streamThreshold: number): string {
+  const st = lstatSync(abs);
+  const link = st.isSymbolicLink();
+  if (!link && !st.isFile()) throw new CanopyError('ERR_FILE_TYPE', `not a regular file or symlink (mode 0${st.mode.toString(8)})`, { mode: st.mode });
+  const userOnly = mode === 'bare-user-only';
+  const header: FileHeader = {
+    uid: userOnly ? 0 : st.uid,
+    gid: userOnly ? 0 : st.gid,
+    mode: st.mode,
+    symlinkTarget: link ? readlinkSync(abs, 'utf8') : '',
+    xattrs: userOnly ? [] : xattrs,
+  };
+  const h = createHash('sha256').update(fileHeaderBytes(header));
+  if (!link) {
+    const n = st.size <= streamThreshold ? (h.update(readFileSync(abs)), st.size) : hashFileSync(abs, h);
+    if (n !== st.size) throw new CanopyError('ERR_FILE_CHANGED', 'changed size while being read');
+  }
+  return h.digest('hex');
+}
+
+function hashFileSync(abs: string, h: Hash): number {
+  const fd = openSync(abs, 'r');
+  const buf = Buffer.allocUnsafe(4 << 20);
+  let total = 0;
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) {
+      h.update(buf.subarray(0, n));
+      total += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return total;
+}
+
+/** One `.filez` whose header is parsed and whose content is being inflated. */
+class ArchiveJob {
+  constructor(readonly cost: number, readonly finish: () => Promise<ContentVerdict>) {}
+}
+
+/**
+ * Reads and parses a `.filez` and starts its verification. Small objects
+ * and symlinks finish synchronously (a verdict); others return a job.
+ */
+function startArchive(abs: string, checksum: string, streamThreshold: number): ArchiveJob | ContentVerdict {
+  const fd = openSync(abs, 'r');
+  let data: Buffer;
+  let fileSize: number;
+  try {
+    fileSize = fstatSync(fd).size;
+    data = readPrefix(fd, Math.min(fileSize, Math.max(streamThreshold, MIN_PREFIX)));
+  } finally {
+    closeSync(fd);
+  }
+  const { header, dataOffset } = parseArchiveHeader(data);
+  const h = createHash('sha256').update(fileHeaderBytes(header));
+  if (isLinkMode(header.mode)) return compare(checksum, h.digest('hex'));
+  const size = header.size;
+  const result = (content: Buffer | number): ContentVerdict => {
+    const n = typeof content === 'number' ? content : (h.update(content), content.length);
+    if (n !== size) return new CanopyError('ERR_OBJECT_INVALID', `content inflates to ${n} bytes, the header says ${size}`, { size, actual: n });
+    return compare(checksum, h.digest('hex'));
+  };
+  if (fileSize > data.length || size > streamThreshold) {
+    const start = dataOffset;
+    return new ArchiveJob(8 << 20, () => streamInflate(abs, start, size, h).then(result, verdictOf));
+  }
+  const compressed = data.subarray(dataOffset);
+  if (size <= SYNC_INFLATE_MAX) return result(inflateRawSync(compressed, { maxOutputLength: size + 1 }));
+  return new ArchiveJob(size + compressed.length, () => new Promise<ContentVerdict>((resolve) => {
+    inflateRaw(compressed, { maxOutputLength: size + 1 }, (err, out) => resolve(err ? verdictOf(err) : guard(() => result(out))));
+  }));
+}
+
+function readPrefix(fd: number, n: number): Buffer {
+  const buf = Buffer.allocUnsafe(n);
+  let off = 0;
+  while (off < n) {
+    const r = readSync(fd, buf, off, n - off, off);
+    if (r === 0) break;
+    off += r;
+  }
+  return off === n ? buf : buf.subarray(0, off);
+}
+
+/** Inflates a large `.filez` from disk, hashing as it goes; returns the content length. */
+async function streamInflate(abs: string, start: number, size: number, h: Hash): Promise<number> {
+  let n = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      n += chunk.length;
+      if (n > size) return cb(new CanopyError('ERR_OBJECT_INVALID', `content inflates to more than the ${size} bytes its header says`));
+      h.update(chunk);
+      cb();
+    },
+  });
+  await pipeline(createReadStream(abs, { start }), createInflateRaw(), sink);
+  return n;
+}
