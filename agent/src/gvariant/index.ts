@@ -3,3 +3,5 @@ export { parse, type ParseOptions } from './parse';
 export { serialize } from './serialize';
 export { parseType, isValidType, alignUp, type GType } from './type';
 export { Variant, variant, dictLookup, type GValue, type VarDict } from './value';
+export { parseVariantText, type TextParseOptions } from './text';
+export { printVariantText, printVariant, formatDouble } from './text-print';
