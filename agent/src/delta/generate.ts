@@ -8,3 +8,7 @@ export { bsdiff, writeOfft } from './bsdiff';
 export { suffixArray } from './suffix-array';
 export { xzCompress, type XzCompressOptions } from './xz-compress';
 export { pushVarint } from './varint';
+export {
+  rollsumChunks, rollsumMatches, rollsumWorthIt, rollsumWrites, findChunkEnd, ROLLSUM_CHUNK_MAX,
+  type RollsumChunk, type RollsumMatch, type RollsumResult, type RollsumWrite,
+} from './rollsum';
