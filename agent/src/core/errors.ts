@@ -57,6 +57,15 @@ export const ErrorCodes = {
   ERR_DELTA_INVALID: 'a static delta superblock, part or opcode stream is malformed',
   ERR_DELTA_UNSUPPORTED: 'a static delta uses a version or feature that is not supported',
   ERR_EXTERNAL_TOOL: 'an external program is missing or failed',
+  ERR_REMOTE_NOT_FOUND: 'no remote of that name is configured in the repository',
+  ERR_REMOTE_EXISTS: 'a remote of that name is already configured',
+  ERR_HTTP_STATUS: 'a server answered a request with an error status',
+  ERR_NETWORK: 'a connection failed, was reset or timed out',
+  ERR_TLS: 'a TLS connection failed verification (unknown CA, wrong name, pinned key mismatch, client certificate refused)',
+  ERR_REF_BINDING: 'a commit is not bound to the ref or collection it was pulled as',
+  ERR_DOWNGRADE: 'a pulled commit is older than the one the ref points to (a possible rollback attack)',
+  ERR_BUDGET_EXCEEDED: 'an operation needs more bytes or objects than its budget allows',
+  ERR_ABORTED: 'the operation was cancelled',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
