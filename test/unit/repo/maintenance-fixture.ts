@@ -46,21 +46,25 @@ export interface Fixture {
   dir: string;
   repo: Repo;
   cleanup: () => void;
-  /** Commits a fresh tree of `variant` on `branch` (default main). */
-  commit(variant: number, opts?: CommitOptions): Promise<string>;
+  /** Commits a fresh tree of `variant` on `branch` (default main); `prepare` may change the tree first. */
+  commit(variant: number, opts?: CommitOptions, prepare?: (tree: string) => void): Promise<string>;
 }
 
 export async function makeRepo(mode: RepoMode): Promise<Fixture> {
   const { dir, cleanup } = scratch();
   const repo = Repo.init(join(dir, 'repo'), { mode });
+  // Durability is not under test here; syncing a busy disk only slows the suite.
+  repo.config.set('core', 'fsync', 'false');
+  repo.saveConfig();
   let n = 0;
   return {
     dir,
     repo,
     cleanup,
-    async commit(variant, opts = {}) {
+    async commit(variant, opts = {}, prepare) {
       const tree = join(dir, `tree-${n++}`);
       writeTree(tree, variant);
+      prepare?.(tree);
       const r = await commitTree(repo, tree, { branch: 'main', subject: `v${variant}`, timestamp: 1_700_000_000 + variant, ...opts });
       rmSync(tree, { recursive: true, force: true });
       return r.checksum;
