@@ -19,7 +19,7 @@
  * try { await commitTree(repo, t.root, { branch: 'x' }); } finally { t.cleanup(); }
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, lchownSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -91,6 +91,27 @@ export function pseudoRandomBytes(size: number, seed = 0x9e3779b9): Buffer {
   }
   for (; i < size; i++) buf[i] = (x >>> ((i & 3) * 8)) & 0xff;
   return buf;
+}
+
+/**
+ * Removes a tree (no error when absent). Directories are made writable
+ * first when a plain removal fails, so a non-root caller can delete trees
+ * with 0555 directories such as the nasty tree and its checkouts.
+ */
+export function removeTree(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+    return;
+  } catch {
+    // a read-only directory in the way: open it up and retry
+  }
+  const openUp = (p: string): void => {
+    if (!lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) return;
+    chmodSync(p, 0o700);
+    for (const name of readdirSync(p)) openUp(join(p, name));
+  };
+  openUp(path);
+  rmSync(path, { recursive: true, force: true });
 }
 
 function tryRun(cmd: string, args: string[]): boolean {
@@ -185,6 +206,6 @@ export function buildNastyTree(parent?: string, opts: NastyTreeOptions = {}): Na
     root,
     features,
     depth,
-    cleanup: () => rmSync(madeParent ? base : root, { recursive: true, force: true }),
+    cleanup: () => removeTree(madeParent ? base : root),
   };
 }

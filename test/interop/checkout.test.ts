@@ -7,14 +7,14 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RepoMode } from '../../agent/src/objects/index';
 import { checkout, type CheckoutOptions } from '../../agent/src/repo/checkout';
 import { commitTree } from '../../agent/src/repo/commit-tree';
 import { Repo } from '../../agent/src/repo/repo';
-import { buildNastyTree, NastyPaths, type NastyTree } from '../helpers/nasty-tree';
+import { buildNastyTree, NastyPaths, removeTree, type NastyTree } from '../helpers/nasty-tree';
 import { assertTreesEqual, snapshotTree, type CompareOptions } from '../helpers/tree-compare';
 
 const isRoot = process.getuid?.() === 0;
@@ -73,7 +73,7 @@ describe('interop: checkout against ostree', function () {
   });
 
   after(() => {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    if (tmp) removeTree(tmp);
   });
 
   for (const mode of MODES) {

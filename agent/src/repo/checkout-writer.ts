@@ -188,9 +188,9 @@ export class CheckoutWriter {
     }
     if (st.isDirectory()) return;
     if (st.isSymbolicLink()) {
-      throw new CanopyError('ERR_UNSAFE_PATH', `${path} is a symbolic link where the commit has a directory; refusing to follow it (remove it, or check out into a clean directory)`, { path });
+      throw new CanopyError('ERR_UNSAFE_PATH', `${path} is a symbolic link where the checkout needs a directory; refusing to follow it (remove it, or check out into a clean directory)`, { path });
     }
-    throw new CanopyError('ERR_CHECKOUT_CONFLICT', `${path} exists and is not a directory, but the commit has a directory there`, { path });
+    throw new CanopyError('ERR_CHECKOUT_CONFLICT', `${path} exists and is not a directory, but the checkout needs a directory there`, { path });
   }
 
   private finishDir(path: string, meta: DirMeta): void {

@@ -14,7 +14,7 @@ import { checkout, type CheckoutProgress } from '../../../agent/src/repo/checkou
 import { commitTree } from '../../../agent/src/repo/commit-tree';
 import { Repo } from '../../../agent/src/repo/repo';
 import { Transaction } from '../../../agent/src/repo/transaction';
-import { buildNastyTree, NastyPaths, type NastyTree } from '../../helpers/nasty-tree';
+import { buildNastyTree, NastyPaths, removeTree, type NastyTree } from '../../helpers/nasty-tree';
 import { assertTreesEqual, readXattrDump, snapshotTree } from '../../helpers/tree-compare';
 
 const isRoot = process.getuid?.() === 0;
@@ -85,7 +85,7 @@ describe('repo/checkout', function () {
   });
 
   after(() => {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    if (tmp) removeTree(tmp);
   });
 
   describe('reproduces the committed tree', () => {
@@ -215,7 +215,7 @@ describe('repo/checkout', function () {
         assert.equal(stats.hardlinked, 0);
         assertTreesEqual(tree.root, join(dir, 'b'), BUO_COMPARE);
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        removeTree(dir);
       }
     });
 
