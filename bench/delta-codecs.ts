@@ -12,7 +12,7 @@
  * Run: `node --import tsx bench/delta-codecs.ts [MB]` (default 8 MB).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,11 +35,22 @@ function child(op: string, files: string[]): void {
   process.stdout.write(JSON.stringify({ seconds, outLen, maxRssKb: process.resourceUsage().maxRSS }));
 }
 
+/**
+ * Runs one operation in a fresh process. The child is started through
+ * /usr/bin/time when present: Linux's peak-RSS counter of a process forked
+ * from this (large) parent would otherwise include the parent's pages from
+ * before exec.
+ */
 function runChild(op: string, args: string[]): { seconds: number; maxRssKb: number } {
   const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', op, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const argv = [process.execPath, '--import', 'tsx', self, '--child', op, ...args];
+  const viaTime = existsSync('/usr/bin/time');
+  const full = viaTime ? ['/usr/bin/time', '-f', '%M', ...argv] : argv;
+  const r = spawnSync(full[0], full.slice(1), { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`child ${op} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout);
+  const res = JSON.parse(r.stdout) as { seconds: number; maxRssKb: number };
+  if (viaTime) res.maxRssKb = Number(r.stderr.trim().split('\n').pop());
+  return res;
 }
 
 /** Binary-ish sample data: concatenated shared libraries, up to `size` bytes. */
