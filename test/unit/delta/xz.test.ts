@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { isCanopyError } from '../../../agent/src/core/errors';
+import { crc32 } from '../../../agent/src/delta/crc';
 import { xzDecompress, isXz } from '../../../agent/src/delta/xz';
 
 function haveXz(): boolean {
@@ -116,6 +117,56 @@ describe('delta/xz', function () {
   it('refuses data that is not xz (legacy .lzma, raw bytes)', function () {
     expectCode(() => xzDecompress(xz(textish(100), ['--format=lzma']), { maxSize: 1000 }), 'ERR_XZ_CORRUPT');
     expectCode(() => xzDecompress(Buffer.from('hello world!'), { maxSize: 1000 }), 'ERR_XZ_CORRUPT');
+  });
+
+  /** Rewrites the single block's uncompressed size in the index (same varint length) and fixes the index CRC. */
+  function lieAboutSize(c: Buffer, delta: number): Buffer {
+    const out = Buffer.from(c);
+    const footer = out.length - 12;
+    const indexSize = (out.readUInt32LE(footer + 4) + 1) * 4;
+    const idx = footer - indexSize;
+    let p = idx + 2; // indicator, record count (1)
+    while (out[p] & 0x80) p++; // unpadded size
+    p++;
+    const start = p;
+    let v = 0;
+    let scale = 1;
+    while (true) {
+      v += (out[p] & 0x7f) * scale;
+      if (!(out[p++] & 0x80)) break;
+      scale *= 128;
+    }
+    let w = v + delta;
+    for (let q = start; q < p; q++) {
+      out[q] = (w & 0x7f) | (q < p - 1 ? 0x80 : 0);
+      w = Math.floor(w / 128);
+    }
+    out.writeUInt32LE(crc32(out, idx, footer - 4), footer - 4);
+    return out;
+  }
+
+  it('does not trust the index: a block producing more or fewer bytes than declared is corrupt', function () {
+    const data = textish(50_000);
+    const c = xz(data, ['-6']);
+    assert.throws(() => xzDecompress(lieAboutSize(c, -1), { maxSize: 1 << 20 }), (e: unknown) => isCanopyError(e, 'ERR_XZ_CORRUPT') && /past the declared output size/.test(e.message));
+    assert.throws(() => xzDecompress(lieAboutSize(c, +1), { maxSize: 1 << 20 }), (e: unknown) => isCanopyError(e, 'ERR_XZ_CORRUPT') && /the index says/.test(e.message));
+  });
+
+  it('the LZMA decoder itself survives corruption when there is no check to catch it', function () {
+    const data = Buffer.concat([textish(3000), randomBytes(300), textish(3000)]);
+    const good = xz(data, ['-6', '--check=none']);
+    fc.assert(
+      fc.property(fc.nat(good.length - 1), fc.integer({ min: 1, max: 255 }), (at, x) => {
+        const c = Buffer.from(good);
+        c[at] ^= x;
+        try {
+          assert.equal(xzDecompress(c, { maxSize: data.length }).length, data.length);
+        } catch (e) {
+          assert.ok(isCanopyError(e), `unexpected ${String(e)}`);
+        }
+      }),
+      { numRuns: 400 },
+    );
   });
 
   it('never fails with anything but a CanopyError on corrupted input, and never returns more than maxSize', function () {
