@@ -12,7 +12,7 @@
  * memory stays bounded.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
@@ -51,6 +51,7 @@ export async function verifyContentObjects(
   streamThreshold = STREAM_THRESHOLD,
 ): Promise<void> {
   let done = 0;
+  const scratch = new Scratch();
   const report = (o: ListedObject, v: ContentVerdict): void => {
     onResult(o, v);
     onProgress(++done);
@@ -59,7 +60,7 @@ export async function verifyContentObjects(
     const xattrs = repo.mode === 'bare' && objs.length > 0 ? readTreeXattrs(join(repo.path, 'objects')) : new Map<string, Xattr[]>();
     for (const o of objs) {
       const abs = join(repo.path, o.relPath);
-      report(o, guard(() => compare(o.checksum, bareChecksum(abs, repo.mode, xattrs.get(abs) ?? [], streamThreshold))));
+      report(o, guard(() => compare(o.checksum, bareChecksum(abs, repo.mode, xattrs.get(abs) ?? [], streamThreshold, scratch))));
     }
     return;
   }
@@ -69,7 +70,7 @@ export async function verifyContentObjects(
     const abs = join(repo.path, o.relPath);
     let job: ArchiveJob | ContentVerdict;
     try {
-      job = startArchive(abs, o.checksum, streamThreshold);
+      job = startArchive(abs, o.checksum, streamThreshold, scratch);
     } catch (e) {
       job = verdictOf(e);
     }
@@ -111,8 +112,43 @@ function compare(expected: string, actual: string, detail = ''): ContentVerdict 
   return new CanopyError('ERR_CHECKSUM_MISMATCH', `checksum mismatch: the object hashes to ${actual}${detail}`, { checksum: expected, actual });
 }
 
+/**
+ * A growing read buffer reused for every object one fsck verifies
+ * synchronously, so reading thousands of files does not allocate (and
+ * collect) each one. It lives as long as the fsck call.
+ */
+class Scratch {
+  private buf = Buffer.allocUnsafe(1 << 20);
+
+  /** Reads up to `n` bytes from the start of `fd`; returns a view valid until the next read. */
+  read(fd: number, n: number): Buffer {
+    if (this.buf.length < n) this.buf = Buffer.allocUnsafe(Math.max(n, this.buf.length * 2));
+    let off = 0;
+    while (off < n) {
+      const r = readSync(fd, this.buf, off, n - off, off);
+      if (r === 0) break;
+      off += r;
+    }
+    return this.buf.subarray(0, off);
+  }
+}
+
+/** Framed headers of regular files without xattrs depend only on uid, gid and mode: cache them. */
+const plainHeaders = new Map<string, Buffer>();
+
+function headerBytes(h: FileHeader): Buffer {
+  if (h.xattrs.length > 0 || h.symlinkTarget !== '') return fileHeaderBytes(h);
+  const key = `${h.uid}:${h.gid}:${h.mode}`;
+  let b = plainHeaders.get(key);
+  if (!b) {
+    b = fileHeaderBytes(h);
+    if (plainHeaders.size < 4096) plainHeaders.set(key, b);
+  }
+  return b;
+}
+
 /** The checksum of a bare or bare-user-only object as it is on disk. */
-function bareChecksum(abs: string, mode: Repo['mode'], xattrs: readonly Xattr[], streamThreshold: number): string {
+function bareChecksum(abs: string, mode: Repo['mode'], xattrs: readonly Xattr[], streamThreshold: number, scratch: Scratch): string {
   const st = lstatSync(abs);
   const link = st.isSymbolicLink();
   if (!link && !st.isFile()) throw new CanopyError('ERR_FILE_TYPE', `not a regular file or symlink (mode 0${st.mode.toString(8)})`, { mode: st.mode });
@@ -124,9 +160,19 @@ function bareChecksum(abs: string, mode: Repo['mode'], xattrs: readonly Xattr[],
     symlinkTarget: link ? readlinkSync(abs, 'utf8') : '',
     xattrs: userOnly ? [] : xattrs,
   };
-  const h = createHash('sha256').update(fileHeaderBytes(header));
+  const h = createHash('sha256').update(headerBytes(header));
   if (!link) {
-    const n = st.size <= streamThreshold ? (h.update(readFileSync(abs)), st.size) : hashFileSync(abs, h);
+    let n: number;
+    if (st.size <= streamThreshold) {
+      const fd = openSync(abs, 'r');
+      try {
+        const data = scratch.read(fd, st.size + 1); // one byte more: notices a file that grew
+        h.update(data);
+        n = data.length;
+      } finally {
+        closeSync(fd);
+      }
+    } else n = hashFileSync(abs, h);
     if (n !== st.size) throw new CanopyError('ERR_FILE_CHANGED', 'changed size while being read');
   }
   return h.digest('hex');
@@ -156,18 +202,20 @@ class ArchiveJob {
  * Reads and parses a `.filez` and starts its verification. Small objects
  * and symlinks finish synchronously (a verdict); others return a job.
  */
-function startArchive(abs: string, checksum: string, streamThreshold: number): ArchiveJob | ContentVerdict {
+function startArchive(abs: string, checksum: string, streamThreshold: number, scratch: Scratch): ArchiveJob | ContentVerdict {
   const fd = openSync(abs, 'r');
   let data: Buffer;
   let fileSize: number;
   try {
     fileSize = fstatSync(fd).size;
-    data = readPrefix(fd, Math.min(fileSize, Math.max(streamThreshold, MIN_PREFIX)));
+    data = scratch.read(fd, Math.min(fileSize, Math.max(streamThreshold, MIN_PREFIX)));
   } finally {
     closeSync(fd);
   }
+  // `data` is the shared buffer: everything below uses it before returning,
+  // except the pool path, which takes a copy.
   const { header, dataOffset } = parseArchiveHeader(data);
-  const h = createHash('sha256').update(fileHeaderBytes(header));
+  const h = createHash('sha256').update(headerBytes(header));
   if (isLinkMode(header.mode)) return compare(checksum, h.digest('hex'));
   const size = header.size;
   const result = (content: Buffer | number): ContentVerdict => {
@@ -179,22 +227,11 @@ function startArchive(abs: string, checksum: string, streamThreshold: number): A
     const start = dataOffset;
     return new ArchiveJob(8 << 20, () => streamInflate(abs, start, size, h).then(result, verdictOf));
   }
-  const compressed = data.subarray(dataOffset);
-  if (size <= SYNC_INFLATE_MAX) return result(inflateRawSync(compressed, { maxOutputLength: size + 1 }));
+  if (size <= SYNC_INFLATE_MAX) return result(inflateRawSync(data.subarray(dataOffset), { maxOutputLength: size + 1 }));
+  const compressed = Buffer.from(data.subarray(dataOffset));
   return new ArchiveJob(size + compressed.length, () => new Promise<ContentVerdict>((resolve) => {
     inflateRaw(compressed, { maxOutputLength: size + 1 }, (err, out) => resolve(err ? verdictOf(err) : guard(() => result(out))));
   }));
-}
-
-function readPrefix(fd: number, n: number): Buffer {
-  const buf = Buffer.allocUnsafe(n);
-  let off = 0;
-  while (off < n) {
-    const r = readSync(fd, buf, off, n - off, off);
-    if (r === 0) break;
-    off += r;
-  }
-  return off === n ? buf : buf.subarray(0, off);
 }
 
 /** Inflates a large `.filez` from disk, hashing as it goes; returns the content length. */

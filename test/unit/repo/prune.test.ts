@@ -87,13 +87,14 @@ describe('repo/prune', () => {
     assert.ok(existsSync(orphanMeta), 'ostree does not count or delete orphan .commitmeta');
   });
 
-  it('writes a tombstone for a deleted commit when core.tombstone-commits is set', () => {
+  it('writes a tombstone for a deleted commit when core.tombstone-commits is set', async () => {
     fx.repo.config.set('core', 'tombstone-commits', 'true');
     prune(fx.repo, { depth: 0 });
     const t = readFileSync(fx.repo.objectPath(c1, ObjectType.TOMBSTONE_COMMIT));
     const [[k, v]] = parse('a{sv}', t) as VarDict;
     assert.equal(k, 'commit');
     assert.equal(Buffer.from(v.value as Uint8Array).toString('latin1'), c1 + '\0');
+    assert.equal((await fsck(fx.repo)).ok, true, 'fsck accepts the tombstone');
   });
 
   it('keepYoungerThan keeps each ref\'s history back to the first older commit', async () => {
