@@ -39,7 +39,10 @@ export interface PruneOptions {
    * is not used then.
    */
   keepYoungerThan?: number;
-  /** Count what would be deleted, delete nothing. */
+  /**
+   * Count what would be deleted, delete nothing. (ostree's --no-prune still
+   * removes static deltas whose target is already missing; this does not.)
+   */
   dryRun?: boolean;
 }
 

@@ -37,7 +37,10 @@ export interface StaticDeltaEntry {
   readonly relPath: string;
 }
 
-/** `deltas/<mb(F)[0:2]>/<mb(F)[2:]>-<mb(T)>` or `deltas/<mb(T)[0:2]>/<mb(T)[2:]>`. */
+/**
+ * `deltas/<mb(F)[0:2]>/<mb(F)[2:]>-<mb(T)>` or `deltas/<mb(T)[0:2]>/<mb(T)[2:]>`.
+ * Throws ERR_CHECKSUM_INVALID for a malformed checksum.
+ */
 export function staticDeltaRelPath(from: string | undefined, to: string): string {
   const t = checksumToMbase64(to);
   if (from === undefined) return `deltas/${t.slice(0, 2)}/${t.slice(2)}`;
@@ -45,7 +48,7 @@ export function staticDeltaRelPath(from: string | undefined, to: string): string
   return `deltas/${f.slice(0, 2)}/${f.slice(2)}-${t}`;
 }
 
-/** `delta-indexes/<mb(T)[0:2]>/<mb(T)[2:]>.index`. */
+/** `delta-indexes/<mb(T)[0:2]>/<mb(T)[2:]>.index`. Throws ERR_CHECKSUM_INVALID. */
 export function deltaIndexRelPath(to: string): string {
   const t = checksumToMbase64(to);
   return `delta-indexes/${t.slice(0, 2)}/${t.slice(2)}.index`;
@@ -103,7 +106,11 @@ function superblockDigest(repo: Repo, d: StaticDeltaEntry): Buffer {
   }
 }
 
-/** Writes `bytes` to `path` via a temporary file, fsync and rename. */
+/**
+ * Writes `bytes` to `path` via a temporary file next to it, fsync and
+ * rename, so readers see the old or the new content, never a mix.
+ * Throws ERR_IO / ERR_NO_SPACE / ERR_PERMISSION.
+ */
 export function replaceFileAtomically(path: string, bytes: Uint8Array, fsync = true): void {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
@@ -255,7 +262,6 @@ export function buildSummary(repo: Repo, opts: SummaryOptions = {}): SummaryResu
  * Throws as {@link buildSummary}, and ERR_IO.
  */
 export function prepareSummary(repo: Repo, opts: SummaryOptions = {}): SummaryResult {
-  repo.reloadConfig();
   if (!repo.config.getBoolean('core', 'indexed-deltas', false)) {
     repo.config.set('core', 'indexed-deltas', 'true');
     repo.saveConfig();
