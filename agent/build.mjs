@@ -2,15 +2,18 @@
 //   dist/canopy.cjs        operator CLI (everything)
 //   dist/canopy-agent.cjs  device agent: no operator-only code, no native addons
 //   dist/lib/index.cjs     the library API that package.json exports
+//   dist/types/            declarations of the library (tsc), for package.json "types"
 // Writes dist/meta-*.json (esbuild metafiles) so tests can check what went in.
 import { build } from 'esbuild';
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 mkdirSync(dist, { recursive: true });
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 const common = {
   bundle: true,
@@ -21,6 +24,8 @@ const common = {
   legalComments: 'none',
   metafile: true,
   logLevel: 'warning',
+  // `canopy --version` prints this; run from source it says "dev".
+  define: { __CANOPY_VERSION__: JSON.stringify(version) },
 };
 
 const targets = [
@@ -39,4 +44,27 @@ for (const t of targets) {
     banner: t.banner ? { js: t.banner } : undefined,
   });
   writeFileSync(join(dist, `meta-${t.name}.json`), JSON.stringify(result.metafile));
+}
+
+// Library declarations: tsc emits .d.ts for the library entry and what it
+// imports (under a second with TypeScript 7). Skipped with a warning when
+// the dev dependency is not installed.
+const libEntry = join(root, 'agent/src/index.ts');
+const tsc = join(root, 'node_modules/.bin/tsc');
+if (existsSync(libEntry)) {
+  if (!existsSync(tsc)) {
+    console.warn('build: typescript is not installed; dist/types not written');
+  } else {
+    const outDir = join(dist, 'types');
+    rmSync(outDir, { recursive: true, force: true });
+    const r = spawnSync(tsc, [
+      '--ignoreConfig', libEntry, '--declaration', '--emitDeclarationOnly', '--outDir', outDir, '--rootDir', join(root, 'agent/src'),
+      '--target', 'ES2022', '--module', 'ESNext', '--moduleResolution', 'Bundler', '--lib', 'ES2022', '--types', 'node',
+      '--strict', '--skipLibCheck',
+    ], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) {
+      console.error('build: tsc could not emit the library declarations');
+      process.exit(1);
+    }
+  }
 }
