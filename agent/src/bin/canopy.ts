@@ -1,0 +1,13 @@
+/** Entry point of the `canopy` operator CLI: real process adapters in, exit status out. */
+import { main } from '../cli/main';
+
+// `canopy ls … | head` closes the pipe early; that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
+main(process.argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), now: () => Date.now() })
+  .then((status) => {
+    process.exitCode = status;
+  });
