@@ -8,6 +8,7 @@ import { checkoutCommand } from './checkout';
 import { usageError, type GlobalValues } from './cli-args';
 import type { Command } from './command';
 import { commitCommand } from './commit';
+import { demoCommand } from './demo';
 import { exitCodeHelp, ExitCode } from './exit-codes';
 import { fsckCommand } from './fsck';
 import { initCommand } from './init';
@@ -27,7 +28,7 @@ export const VERSION: string = typeof __CANOPY_VERSION__ === 'string' ? __CANOPY
 
 export const COMMANDS: readonly Command[] = [
   initCommand, commitCommand, logCommand, lsCommand, catCommand, showCommand, refsCommand, revParseCommand,
-  checkoutCommand, fsckCommand, pruneCommand, summaryCommand,
+  checkoutCommand, fsckCommand, pruneCommand, summaryCommand, demoCommand,
 ];
 
 /** `canopy --help`. */
