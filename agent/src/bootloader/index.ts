@@ -1,7 +1,9 @@
 /**
- * Boot-loader environments: U-Boot env images (plain and redundant), their fw_env.config
- * file store, and GRUB's grubenv block. The codecs are pure; the store does its I/O
- * through an injectable {@link EnvBlockIo}.
+ * Boot loaders: the boot contract (a pure model of boot counting and fallback, and its
+ * test vectors), the environments it lives in (U-Boot env images and their fw_env.config
+ * store, grubenv blocks and their two-copy file store), the entry writers (ostree's
+ * uEnv.txt, GRUB menu entries), the per-loader backends the agent calls, and detection.
+ * Codecs and the model are pure; stores do their I/O through injectable interfaces.
  */
 export type { EnvVars } from './env-text';
 export {
@@ -18,3 +20,27 @@ export {
   GRUBENV_MAX_SIZE, GRUBENV_SIGNATURE, GRUBENV_SIZE, assertGrubEnvName, parseGrubEnv, serializeGrubEnv,
   type GrubEnvOptions,
 } from './grubenv';
+export {
+  GRUB_ENV_REDUNDANT_NAME, nodeGrubEnvFileIo, readGrubEnvFiles, updateGrubEnvFiles, writeGrubEnvFiles,
+  type GrubEnvFileIo, type GrubEnvFileState, type GrubEnvPaths,
+} from './grubenv-file';
+export {
+  BOOT_CONTRACT_VERSION, GRUB_VAR, TRIES_DEFAULT, TRIES_MAX, TRIES_MIN, UBOOT_VAR, assertTries, bootOnce,
+  contractVariables, describeBootState, detectFallback, fallbackPending, finishRollback, grubBoot, markBad, markGood,
+  stageUpdate, trialPending, ubootBoot, ubootCount, ubootLimit,
+  type BootContext, type BootEnv, type BootResult, type BootStateSummary, type EntryIndex, type FallbackReason,
+  type FallbackVerdict, type LoaderKind,
+} from './contract';
+export {
+  parseContractVectors, simulateVector, vectorApplies,
+  type ContractVector, type PowerCut, type Simulation, type StepOutcome, type VectorStep,
+} from './contract-vectors';
+export { BOOT_PREFIX, checkBootEntry, type BootEntry } from './boot-entry';
+export { UENV_FILE, UENV_MAX_SIZE, parseUenv, serializeUenv, type ParsedUenv, type UenvEntry, type UenvOptions } from './uenv';
+export { GRUB_ENTRIES_FILE, generateGrubEntries, grubQuote, splitKernelArgs } from './grub-entries';
+export {
+  createBootloaderBackend, createGrubBackend, createNoneBackend, createUbootBackend,
+  type BootloaderBackend, type BootloaderBackendOptions, type BootloaderName, type BootloaderState,
+  type GrubBackendOptions, type UbootBackendOptions,
+} from './backend';
+export { detectBootloader, type BootloaderChoice, type DetectedBootloader } from './detect';
