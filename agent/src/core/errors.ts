@@ -68,6 +68,14 @@ export const ErrorCodes = {
   ERR_DOWNGRADE: 'a pulled commit is older than the one the ref points to (a possible rollback attack)',
   ERR_BUDGET_EXCEEDED: 'an operation needs more bytes or objects than its budget allows',
   ERR_ABORTED: 'the operation was cancelled',
+  ERR_SYSROOT_INVALID: 'a sysroot is malformed (loader or bootlink symlink, BLS entry, ostree= argument, deployment name)',
+  ERR_STATEROOT_EXISTS: 'a stateroot (os) of that name is already initialised in the sysroot',
+  ERR_STATEROOT_NOT_FOUND: 'no stateroot (os) of that name exists in the sysroot, or none was given and none is booted',
+  ERR_DEPLOYMENT_NOT_FOUND: 'no deployment has the given index or name',
+  ERR_BOOTED_DEPLOYMENT: 'the operation would remove or replace the booted deployment',
+  ERR_NOT_BOOTED: 'the operation needs a system booted into a deployment of the sysroot',
+  ERR_KERNEL_NOT_FOUND: 'a commit has no kernel in /usr/lib/modules/<kver>/vmlinuz, /usr/lib/ostree-boot or /boot',
+  ERR_ETC_MERGE_CONFLICT: 'the /etc merge cannot apply a local change (a file where the new default is a directory)',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
