@@ -14,7 +14,11 @@ import {
   type BootEnv, type EntryIndex, type FallbackVerdict, type LoaderKind,
 } from './contract';
 
-/** Where a power cut interrupts an agent action. */
+/**
+ * Where a power cut interrupts an agent action: during that write, which is lost with
+ * every later write of the step (stage writes env then entries; finish-rollback writes
+ * entries then env).
+ */
 export type PowerCut = 'env' | 'entries';
 
 /** One step of a vector. */
@@ -168,12 +172,6 @@ function corrupt(kind: LoaderKind, s: Store): Store {
   return kind === 'uboot' ? { a: s.b, b: null } : { a: null, b: s.b };
 }
 
-function indexOf(entries: string[], id: string): EntryIndex {
-  const i = entries.indexOf(id);
-  if (i !== 0 && i !== 1) throw new CanopyError('ERR_INVALID_ARGUMENT', `deployment ${id} is not entry 0 or 1`, { id });
-  return i;
-}
-
 /**
  * Runs a vector on the model for one loader. Agent actions that throw are recorded when
  * the step names `expectError`, and rethrown otherwise.
@@ -242,6 +240,3 @@ export function simulateVector(vector: ContractVector, kind: LoaderKind): Simula
   }
   return { steps, final: { entries, env: agentEnv() } };
 }
-
-/** Exposed for the integration runners: the entry index of a deployment id. */
-export { indexOf as entryIndexOf };
