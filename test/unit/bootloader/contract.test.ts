@@ -25,6 +25,19 @@ describe('bootloader/contract: names and defaults agree with bootloader/contract
     assert.equal(contract.uboot.variables.bootlimit.default, String(TRIES_DEFAULT));
   });
 
+  it('the boot scripts use exactly the declared names', () => {
+    const bootCmd = readFileSync(join(ROOT, 'uboot', 'boot.cmd'), 'utf8');
+    const canopyCfg = readFileSync(join(ROOT, 'grub', 'canopy.cfg'), 'utf8');
+    // the script imports and exports the contract variables as one list
+    const list = /^canopy_vars="([^"]*)"$/m.exec(bootCmd);
+    assert.ok(list, 'boot.cmd defines canopy_vars');
+    assert.deepEqual(list[1].split(' '), [...contractVariables('uboot')]);
+    for (const name of Object.keys(contract.uboot.board)) assert.match(bootCmd, new RegExp(`\\$\\{${name}\\}`), `boot.cmd reads ${name}`);
+    for (const name of [GRUB_VAR.counter, GRUB_VAR.success]) assert.match(canopyCfg, new RegExp(`save_env -f "\\$\\{canopy_env\\}" .*${name}`));
+    assert.match(canopyCfg, /grubenv\.redund/);
+    assert.match(canopyCfg, /grub-entries\.cfg/);
+  });
+
   it('every vector checks only contract variables and covers both loaders unless restricted', () => {
     assert.ok(vectors.length >= 8);
     for (const v of vectors) {
