@@ -1,0 +1,216 @@
+/**
+ * The HTTP(S) adapter, on undici: the only file that imports it.
+ *
+ * One dispatcher per client: keep-alive connections, no pipelining (one
+ * request at a time per connection; concurrency comes from several
+ * connections, at most {@link TransportOptions.connections} per origin),
+ * the remote's TLS settings (see tls-config.ts), and a proxy: the remote's
+ * `proxy` when set, else HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the
+ * environment (undici's EnvHttpProxyAgent), else direct.
+ */
+import { Agent, EnvHttpProxyAgent, ProxyAgent, type Dispatcher } from 'undici';
+import { CanopyError } from '../core/errors';
+import { abortedError, DEFAULT_USER_AGENT, type HttpClient, type HttpRequest, type HttpResponse, type TransportOptions } from './http-client';
+import { isTlsError, tlsConnectOptions } from './tls-config';
+
+const TRANSIENT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_REQ_RETRY', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE',
+  'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN', 'ENOTFOUND',
+]);
+
+function hasProxyEnv(env: Readonly<Record<string, string | undefined>>): boolean {
+  return Boolean(env.http_proxy || env.HTTP_PROXY || env.https_proxy || env.HTTPS_PROXY);
+}
+
+function errorCode(e: unknown): string {
+  for (let cur = e as { code?: unknown; cause?: unknown } | undefined, i = 0; cur && i < 5; cur = cur.cause as typeof cur, i++) {
+    if (typeof cur.code === 'string' && cur.code !== 'UND_ERR') return cur.code;
+  }
+  return 'EUNKNOWN';
+}
+
+/** Maps a failure of undici (or the socket under it) to a CanopyError. */
+export function networkError(e: unknown, url: string, signal?: AbortSignal): CanopyError {
+  if (e instanceof CanopyError) return e;
+  if (signal?.aborted) return abortedError(`GET ${url}`, signal);
+  const msg = (e as Error)?.message ?? String(e);
+  const cause = (e as { cause?: Error })?.cause?.message;
+  const text = cause && !msg.includes(cause) ? `${msg} (${cause})` : msg;
+  if (isTlsError(e)) return new CanopyError('ERR_TLS', `GET ${url}: TLS verification failed: ${text}`, { url, errno: errorCode(e), transient: false }, { cause: e });
+  const code = errorCode(e);
+  return new CanopyError('ERR_NETWORK', `GET ${url}: ${text}`, { url, errno: code, transient: TRANSIENT_CODES.has(code) }, { cause: e });
+}
+
+function normalizeHeaders(h: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(h)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+/** Bytes buffered before the connection is paused until the reader catches up. */
+const HIGH_WATER = 1 << 20;
+
+/**
+ * One request/response on undici's low-level dispatch API (much less work
+ * per request than its stream-based `request()`, which matters for the
+ * thousands of small objects of a pull). The response body is an async
+ * iterable over the chunks as they arrive, with back-pressure.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private readonly chunks: Buffer[] = [];
+  private buffered = 0;
+  private ended = false;
+  private failure: CanopyError | undefined;
+  private started = false;
+  private discard = false;
+  private wake: (() => void) | undefined;
+  private readonly onAbort = (): void => this.controller?.abort(abortedError(`GET ${this.req.url}`, this.req.signal));
+
+  constructor(
+    private readonly req: HttpRequest,
+    private readonly resolve: (r: HttpResponse) => void,
+    private readonly reject: (e: Error) => void,
+  ) {
+    req.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.req.signal?.aborted) this.onAbort();
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (this.started) return;
+    this.started = true;
+    this.resolve({ status: statusCode, headers: normalizeHeaders(headers), body: this.iterate(), dump: () => this.dump() });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.discard) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.buffered > HIGH_WATER) controller.pause();
+    this.signal();
+  }
+
+  onResponseEnd(): void {
+    this.ended = true;
+    this.done();
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, error: Error): void {
+    this.failure = networkError(error, this.req.url, this.req.signal);
+    this.done();
+    if (!this.started) this.reject(this.failure);
+  }
+
+  private done(): void {
+    this.req.signal?.removeEventListener('abort', this.onAbort);
+    this.signal();
+  }
+
+  private signal(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private async *iterate(): AsyncGenerator<Uint8Array> {
+    try {
+      for (;;) {
+        if (this.chunks.length) {
+          const c = this.chunks.shift()!;
+          this.buffered -= c.length;
+          if (this.controller?.paused && this.buffered < HIGH_WATER / 2) this.controller.resume();
+          yield c;
+          continue;
+        }
+        if (this.failure) throw this.failure;
+        if (this.ended) return;
+        await new Promise<void>((r) => {
+          this.wake = r;
+        });
+      }
+    } finally {
+      if (!this.ended && !this.failure) this.controller?.abort(new Error('response body not read to the end'));
+    }
+  }
+
+  /** Reads and drops a small body so the connection stays usable; a large one closes it. */
+  private async dump(): Promise<void> {
+    this.discard = true;
+    this.chunks.length = 0;
+    this.buffered = 0;
+    if (this.controller?.paused) this.controller.resume();
+    if (this.ended || this.failure) return;
+    await new Promise<void>((r) => {
+      const timer = setTimeout(() => {
+        this.controller?.abort(new Error('discarded response body'));
+        r();
+      }, 1000);
+      this.wake = () => {
+        clearTimeout(timer);
+        r();
+      };
+    });
+  }
+}
+
+/**
+ * Creates the HTTP(S) client for one remote. Throws ERR_CONFIG_INVALID when
+ * TLS files cannot be read or the proxy URL is malformed.
+ */
+export function createUndiciClient(opts: TransportOptions = {}): HttpClient {
+  const tls = tlsConnectOptions(opts);
+  const env = opts.env ?? process.env;
+  const base = {
+    connections: opts.connections ?? 8,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    headersTimeout: opts.headersTimeoutMs ?? 30_000,
+    bodyTimeout: opts.bodyTimeoutMs ?? 30_000,
+    connect: { ...tls, timeout: opts.connectTimeoutMs ?? 15_000 },
+  };
+  let dispatcher: Dispatcher;
+  try {
+    if (opts.proxy) dispatcher = new ProxyAgent({ ...base, uri: opts.proxy, requestTls: tls });
+    else if (hasProxyEnv(env)) {
+      dispatcher = new EnvHttpProxyAgent({
+        ...base,
+        requestTls: tls,
+        httpProxy: env.http_proxy ?? env.HTTP_PROXY,
+        httpsProxy: env.https_proxy ?? env.HTTPS_PROXY,
+        noProxy: env.no_proxy ?? env.NO_PROXY,
+      });
+    } else dispatcher = new Agent(base);
+  } catch (e) {
+    throw new CanopyError('ERR_CONFIG_INVALID', `cannot set up the HTTP client: ${(e as Error).message}`, {}, { cause: e });
+  }
+  const userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
+
+  return {
+    get(req: HttpRequest): Promise<HttpResponse> {
+      if (req.signal?.aborted) return Promise.reject(abortedError(`GET ${req.url}`, req.signal));
+      let target: URL;
+      try {
+        target = new URL(req.url);
+      } catch (e) {
+        return Promise.reject(new CanopyError('ERR_INVALID_ARGUMENT', `invalid URL ${JSON.stringify(req.url)}`, { url: req.url }, { cause: e }));
+      }
+      return new Promise<HttpResponse>((resolve, reject) => {
+        const exchange = new Exchange(req, resolve, reject);
+        dispatcher.dispatch({
+          origin: target.origin,
+          path: target.pathname + target.search,
+          method: 'GET',
+          headers: { 'user-agent': userAgent, ...req.headers },
+        }, exchange);
+      });
+    },
+    async close() {
+      await dispatcher.close();
+    },
+  };
+}
