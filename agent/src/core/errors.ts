@@ -51,6 +51,7 @@ export const ErrorCodes = {
   ERR_ENV_TOO_LARGE: 'boot-loader environment variables do not fit the environment size',
   ERR_BOOT_STATE: 'a boot-loader action does not fit the recorded boot state (e.g. mark-good while a fallback is recorded)',
   ERR_BOOT_ENTRY_INVALID: 'a boot entry has a missing or unsafe field (kernel path, options, title)',
+  ERR_STATE_INVALID: 'a state file the agent keeps (health report, recorded failure, rollback record, rejected commits) is malformed',
   ERR_VARINT_INVALID: 'a LEB128 varint is truncated, overlong or too large',
   ERR_XZ_CORRUPT: 'xz data is malformed, truncated or fails its integrity check',
   ERR_XZ_UNSUPPORTED: 'xz data uses a filter or check this decoder does not implement',
