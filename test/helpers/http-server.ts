@@ -13,8 +13,8 @@
  * wins, optionally only for the first N matching requests: a status code,
  * a connection reset after N body bytes, a stall, a truncated body that
  * ends cleanly without Content-Length, one corrupted byte, replacement
- * bytes (a replaced summary, an old signed commit), ignoring Range, a
- * delay. `override(path, bytes)` replaces a file's content for every
+ * bytes (a replaced summary, an old signed commit), ignoring Range or
+ * answering it with the wrong part, a delay. `override(path, bytes)` replaces a file's content for every
  * request until removed.
  *
  * Every request is logged with method, path, status, body bytes sent and
@@ -54,6 +54,8 @@ export interface Fault {
   body?: Uint8Array;
   /** Answer a Range request with the whole file (200). */
   ignoreRange?: boolean;
+  /** Answer a Range request with 206 but the whole file (`Content-Range: bytes 0-…`): not the part asked for. */
+  wrongRange?: boolean;
   /** Milliseconds to wait before answering. */
   delayMs?: number;
 }
@@ -191,8 +193,8 @@ export async function serveDirectory(root: string, opts: { tls?: TlsServerOption
           return record(416);
         }
         status = 206;
-        start = s;
-        end = e;
+        start = fault?.wrongRange ? 0 : s;
+        end = fault?.wrongRange ? body.length - 1 : e;
         headers['content-range'] = `bytes ${start}-${end}/${body.length}`;
       }
       const slice = body.subarray(start, end + 1);

@@ -23,9 +23,9 @@ export interface ServedRepo {
 /** Deterministic bytes: half compressible, half not. */
 export function bytes(n: number, seed: number): Buffer {
   const b = Buffer.alloc(n);
-  let x = seed * 2654435761 >>> 0;
+  let x = Math.imul(seed, 2654435761) >>> 0;
   for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     b[i] = i % 64 < 32 ? 97 + (i % 26) : x >>> 24;
   }
   return b;
