@@ -7,6 +7,7 @@ import { CanopyError } from '../core/errors';
 import { parseRefspec } from '../core/names';
 import { KeyFile } from '../repo/keyfile';
 import { readRef } from '../repo/refs';
+import type { Repo } from '../repo/repo';
 import { applyCleanup, type CleanupResult } from './cleanup';
 import { loadWith, openContext, type SysrootOptions } from './context';
 import { deploy, type DeployOptions, type DeployResult } from './deploy';
@@ -39,7 +40,7 @@ export interface UpgradeResult {
  * ERR_DOWNGRADE (older commit without allowDowngrade), and deploy's errors.
  */
 export async function upgrade(sysrootPath: string, opts: UpgradeOptions = {}): Promise<UpgradeResult> {
-  const ctx = openContext(sysrootPath, opts);
+  const ctx = await openContext(sysrootPath, opts);
   const state = loadWith(ctx, opts);
   const os = opts.stateroot ?? state.booted?.stateroot;
   if (os === undefined) throw new CanopyError('ERR_STATEROOT_NOT_FOUND', 'not booted into a deployment and no stateroot (--os) given', {});
@@ -71,7 +72,7 @@ export async function upgrade(sysrootPath: string, opts: UpgradeOptions = {}): P
   return { changed: true, from: merge.csum, to, deploy: result };
 }
 
-function tryTimestamp(repo: ReturnType<typeof openContext>['repo'], csum: string): number | undefined {
+function tryTimestamp(repo: Repo, csum: string): number | undefined {
   try {
     return repo.loadCommit(csum).timestamp;
   } catch {
@@ -90,8 +91,8 @@ export interface RollbackResult {
  * nothing is deleted. Throws ERR_STATEROOT_NOT_FOUND,
  * ERR_DEPLOYMENT_NOT_FOUND, and the boot-loader write's errors.
  */
-export function rollback(sysrootPath: string, opts: SysrootOptions & { stateroot?: string } = {}): RollbackResult {
-  const ctx = openContext(sysrootPath, opts);
+export async function rollback(sysrootPath: string, opts: SysrootOptions & { stateroot?: string } = {}): Promise<RollbackResult> {
+  const ctx = await openContext(sysrootPath, opts);
   const state = loadWith(ctx, opts);
   const os = opts.stateroot ?? state.booted?.stateroot ?? state.deployments.find((d) => !d.staged)?.stateroot;
   if (os === undefined) throw new CanopyError('ERR_DEPLOYMENT_NOT_FOUND', 'there are no deployments to roll back', {});
@@ -110,8 +111,8 @@ export interface UndeployResult {
 }
 
 /** Removes deployment `index` and cleans up (with a prune unless `noPrune`). Throws ERR_DEPLOYMENT_NOT_FOUND, ERR_BOOTED_DEPLOYMENT. */
-export function undeploy(sysrootPath: string, index: number, opts: SysrootOptions & { noPrune?: boolean } = {}): UndeployResult {
-  const ctx = openContext(sysrootPath, opts);
+export async function undeploy(sysrootPath: string, index: number, opts: SysrootOptions & { noPrune?: boolean } = {}): Promise<UndeployResult> {
+  const ctx = await openContext(sysrootPath, opts);
   const state = loadWith(ctx, opts);
   const { list, removed } = listAfterUndeploy(state.deployments, state.booted, index);
   let write: WriteResult | undefined;
@@ -128,8 +129,8 @@ export function undeploy(sysrootPath: string, index: number, opts: SysrootOption
  * anything changed. Throws ERR_DEPLOYMENT_NOT_FOUND, ERR_INVALID_ARGUMENT
  * (a staged deployment).
  */
-export function setPinned(sysrootPath: string, index: number, pinned: boolean, opts: SysrootOptions = {}): { changed: boolean; deployment: Deployment } {
-  const ctx = openContext(sysrootPath, opts);
+export async function setPinned(sysrootPath: string, index: number, pinned: boolean, opts: SysrootOptions = {}): Promise<{ changed: boolean; deployment: Deployment }> {
+  const ctx = await openContext(sysrootPath, opts);
   const state = loadWith(ctx, opts);
   const d = state.deployments[index];
   if (!Number.isInteger(index) || !d) throw new CanopyError('ERR_DEPLOYMENT_NOT_FOUND', `there is no deployment ${index} (${state.deployments.length} deployments)`, { index });
@@ -144,7 +145,7 @@ export function setPinned(sysrootPath: string, index: number, pinned: boolean, o
 }
 
 /** `admin cleanup`: deletes what nothing references and prunes (unless `noPrune`). */
-export function cleanup(sysrootPath: string, opts: SysrootOptions & { noPrune?: boolean } = {}): CleanupResult {
-  const ctx = openContext(sysrootPath, opts);
+export async function cleanup(sysrootPath: string, opts: SysrootOptions & { noPrune?: boolean } = {}): Promise<CleanupResult> {
+  const ctx = await openContext(sysrootPath, opts);
   return applyCleanup(ctx.fs, loadWith(ctx, opts), ctx.repo, { prune: !opts.noPrune });
 }

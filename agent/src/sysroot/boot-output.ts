@@ -1,20 +1,19 @@
 /**
  * The boot-loader output written beside the BLS entries in
  * `boot/loader.<B'>/` before the loader swap, so the swap switches it
- * atomically. This is a thin adapter over the bootloader module's writers
- * behind the {@link BootOutput} interface, so callers (and tests) can swap
- * in another writer.
+ * atomically: a thin adapter over the bootloader module's writers
+ * (`uEnv.txt` as ostree's U-Boot backend writes it; `grub-entries.cfg`, the
+ * menu grub/canopy.cfg sources) behind the {@link BootOutput} interface, so
+ * callers and tests can plug in another writer.
  *
  * Selection follows the repository's `sysroot.bootloader` (`auto` when
- * unset): `auto` probes GRUB (`boot/grub/grub.cfg`, `boot/grub2/grub.cfg`)
- * and then U-Boot (`boot/loader/uEnv.txt` a regular file), else none (BLS
- * entries only, e.g. for GRUB with blscfg or systemd-boot).
+ * unset; ostree's `grub2` means GRUB) through the bootloader module's
+ * detection: GRUB when a grub.cfg exists, else U-Boot when
+ * `boot/loader/uEnv.txt` is a regular file, else none (BLS entries only, for
+ * boot loaders that read them, such as GRUB with blscfg or systemd-boot).
  */
-import { lstatSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { CanopyError } from '../core/errors';
-import { serializeUenv } from '../bootloader/uenv';
-import type { BootEntry } from '../bootloader/boot-entry';
+import { GRUB_ENTRIES_FILE, UENV_FILE, detectBootloader, generateGrubEntries, serializeUenv, type BootEntry } from '../bootloader/index';
 import type { BlsEntry } from './bls-entry';
 
 /** What a backend needs to render its files. */
@@ -41,47 +40,30 @@ export function toBootEntry(e: BlsEntry): BootEntry {
 /** ostree's U-Boot backend: `uEnv.txt`. */
 export const ubootOutput: BootOutput = {
   name: 'uboot',
-  render: ({ entries, systemUenv }) => [{ name: 'uEnv.txt', content: serializeUenv(entries.map(toBootEntry), { systemUenv }) }],
+  render: ({ entries, systemUenv }) => [{ name: UENV_FILE, content: serializeUenv(entries.map(toBootEntry), { systemUenv }) }],
+};
+
+/** GRUB menu entries for GRUBs without blscfg. */
+export const grubOutput: BootOutput = {
+  name: 'grub',
+  render: ({ entries }) => [{ name: GRUB_ENTRIES_FILE, content: generateGrubEntries(entries.map(toBootEntry)) }],
 };
 
 /** BLS entries only. */
 export const noneOutput: BootOutput = { name: 'none', render: () => [] };
 
-/** GRUB without blscfg needs a menu; until a writer is plugged in, deploying refuses rather than leave GRUB on old entries. */
-export const grubOutputUnavailable: BootOutput = {
-  name: 'grub',
-  render: () => {
-    throw new CanopyError('ERR_BOOT_STATE', 'this sysroot boots with GRUB, and no GRUB menu writer is configured; set sysroot.bootloader=none in the repository config when GRUB reads the BLS entries itself (blscfg)', { loader: 'grub' });
-  },
-};
-
-function exists(p: string, follow: boolean): boolean {
-  try {
-    return (follow ? statSync(p) : lstatSync(p)) !== undefined;
-  } catch {
-    return false;
-  }
-}
+const OUTPUTS = { uboot: ubootOutput, grub: grubOutput, none: noneOutput } as const;
 
 /**
  * The output for the sysroot: `choice` is the repository's
- * `sysroot.bootloader` (`auto`, `none`, `uboot`, `grub2`).
+ * `sysroot.bootloader` (`auto`, `none`, `uboot`, `grub2`/`grub`).
  *
- * Throws ERR_CONFIG_INVALID for a boot loader Canopy cannot write for.
+ * Throws ERR_CONFIG_INVALID for a boot loader Canopy cannot write for, ERR_IO.
  */
-export function selectBootOutput(sysroot: string, choice = 'auto', grub: BootOutput = grubOutputUnavailable): BootOutput {
-  switch (choice) {
-    case 'none': return noneOutput;
-    case 'uboot': return ubootOutput;
-    case 'grub2': case 'grub': return grub;
-    case 'auto': break;
-    default: throw new CanopyError('ERR_CONFIG_INVALID', `sysroot.bootloader=${choice} is not supported (auto, none, uboot, grub2)`, { bootloader: choice });
+export async function selectBootOutput(sysroot: string, choice = 'auto'): Promise<BootOutput> {
+  const c = choice === 'grub2' ? 'grub' : choice;
+  if (c !== 'auto' && c !== 'uboot' && c !== 'grub' && c !== 'none') {
+    throw new CanopyError('ERR_CONFIG_INVALID', `sysroot.bootloader=${choice} is not supported (auto, none, uboot, grub2)`, { bootloader: choice });
   }
-  if (exists(join(sysroot, 'boot/grub/grub.cfg'), true) || exists(join(sysroot, 'boot/grub2/grub.cfg'), true)) return grub;
-  try {
-    if (lstatSync(join(sysroot, 'boot/loader/uEnv.txt')).isFile()) return ubootOutput;
-  } catch {
-    // absent
-  }
-  return noneOutput;
+  return OUTPUTS[(await detectBootloader(sysroot, c)).name];
 }

@@ -51,13 +51,13 @@ export function parseBlsAppend(v: string | undefined): Array<[string, string]> {
  * ERR_SYSROOT_INVALID when there is no `ostree/repo`, ERR_REPO_INVALID,
  * ERR_CONFIG_INVALID.
  */
-export function openContext(path: string, opts: SysrootOptions = {}): SysrootContext {
+export async function openContext(path: string, opts: SysrootOptions = {}): Promise<SysrootContext> {
   const abs = resolve(path);
   if (!existsSync(join(abs, REPO_DIR, 'config'))) {
     throw new CanopyError('ERR_SYSROOT_INVALID', `${abs} is not a sysroot (no ${REPO_DIR}); run canopy-agent admin init-fs first`, { path: abs });
   }
   const repo = Repo.open(join(abs, REPO_DIR));
-  const output = opts.output ?? selectBootOutput(abs, repo.config.get('sysroot', 'bootloader') ?? 'auto');
+  const output = opts.output ?? await selectBootOutput(abs, repo.config.get('sysroot', 'bootloader') ?? 'auto');
   return {
     path: abs,
     fs: new SysrootFs({ hook: opts.hook, fsync: opts.fsync, immutable: opts.immutable }),

@@ -164,7 +164,7 @@ function resolveStateroot(state: SysrootState, given: string | undefined): strin
  * checkout's and prune's errors, ERR_IO.
  */
 export async function deploy(sysrootPath: string, rev: string, opts: DeployOptions = {}): Promise<DeployResult> {
-  const ctx = openContext(sysrootPath, opts);
+  const ctx = await openContext(sysrootPath, opts);
   let state = loadWith(ctx, opts);
   const stateroot = resolveStateroot(state, opts.stateroot);
   const csum = resolveRev(ctx.repo, rev, (c) => ctx.repo.loadCommit(c).parent);

@@ -34,7 +34,7 @@ export { diffEtc, planEtcMerge, type EtcDiff, type EtcPlan, type EtcOp, type Etc
 export { mergeEtc, snapshotEtc } from './etc-merge-apply';
 export { ensureSpace, freeSpace, mountPointOf, type FreeSpace } from './space';
 export { SysrootFs, type FaultHook } from './sysroot-fs';
-export { selectBootOutput, ubootOutput, noneOutput, type BootOutput } from './boot-output';
+export { selectBootOutput, ubootOutput, grubOutput, noneOutput, type BootOutput } from './boot-output';
 export { parseStagedRecord, serializeStagedRecord, type StagedRecord } from './staged-record';
 export type { CleanupResult, CleanupPlan } from './cleanup';
 export type { WriteResult } from './write-apply';

@@ -66,8 +66,8 @@ export interface FinalizeResult {
  * deploy's finalization and the boot-loader write throw; every failure is
  * also recorded in `boot/ostree/finalize-failure.stamp`.
  */
-export function finalizeStaged(sysrootPath: string, opts: SysrootOptions = {}): FinalizeResult {
-  const ctx = openContext(sysrootPath, opts);
+export async function finalizeStaged(sysrootPath: string, opts: SysrootOptions = {}): Promise<FinalizeResult> {
+  const ctx = await openContext(sysrootPath, opts);
   try {
     return finalizeInner(ctx, opts);
   } catch (e) {
