@@ -27,6 +27,7 @@
  *   srv.requests((r) => r.path.endsWith('.filez')).length
  *   await srv.close();
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -149,7 +150,7 @@ export async function serveDirectory(root: string, opts: { tls?: TlsServerOption
       const replaced = fault?.body ?? overrides.get(path);
       if (replaced) {
         body = Buffer.from(replaced);
-        etag = `"override-${body.length.toString(16)}-${Buffer.from(body.subarray(0, 64)).toString('hex').slice(0, 16)}"`;
+        etag = `"o-${createHash('sha256').update(body).digest('hex').slice(0, 32)}"`;
         lastModified = new Date().toUTCString();
       } else {
         const file = normalize(join(root, path));
