@@ -32,8 +32,9 @@ REQUIRED_DISTRO_FEATURES += "${@canopy_if_image(d, 'canopy systemd')}"
 IMAGE_TYPES:append = " ${CANOPY_IMAGE_TYPES}"
 
 # A Canopy image runs the agent and carries its kernel in /boot, which becomes
-# /usr/lib/modules/<version>/vmlinuz of the commit.
-IMAGE_INSTALL:append = " ${@canopy_if_image(d, 'canopy-agent kernel-image')}"
+# /usr/lib/modules/<version>/vmlinuz of the commit; canopy-prepare-root (from
+# canopy-initramfs) is there for booting without an initramfs (init=).
+IMAGE_INSTALL:append = " ${@canopy_if_image(d, 'canopy-agent canopy-initramfs kernel-image')}"
 IMAGE_INSTALL:append = " ${@canopy_if_image(d, 'kernel-devicetree') if d.getVar('KERNEL_DEVICETREE') else ''}"
 
 # Repository and branch. The repository lives outside the image's work folder so
