@@ -97,6 +97,8 @@ export interface RepoServer {
   requests(filter?: (r: RequestLogEntry) => boolean): RequestLogEntry[];
   /** Total body bytes sent. */
   bytesSent(): number;
+  /** TCP connections accepted so far (keep-alive reuse shows as few connections for many requests). */
+  connections(): number;
   /** Empties the log. */
   resetLog(): void;
   /** Stops the server and destroys open connections (stalled ones too). */
@@ -123,6 +125,7 @@ export async function serveDirectory(root: string, opts: { tls?: TlsServerOption
   const overrides = new Map<string, Buffer>();
   const log: RequestLogEntry[] = [];
   const sockets = new Set<Socket>();
+  let accepted = 0;
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
@@ -235,6 +238,7 @@ export async function serveDirectory(root: string, opts: { tls?: TlsServerOption
     : createHttpServer(handler);
   server.keepAliveTimeout = 30_000;
   server.on('connection', (s: Socket) => {
+    accepted++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -273,6 +277,9 @@ export async function serveDirectory(root: string, opts: { tls?: TlsServerOption
     },
     bytesSent() {
       return log.reduce((n, r) => n + r.bytes, 0);
+    },
+    connections() {
+      return accepted;
     },
     resetLog() {
       log.length = 0;

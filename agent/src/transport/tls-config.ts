@@ -5,7 +5,9 @@
  * SubjectPublicKeyInfo (what `openssl x509 -pubkey | openssl pkey -pubin
  * -outform der | openssl dgst -sha256 -binary | base64` prints); the peer's
  * leaf certificate must match one pin. Pinned connections never resume TLS
- * sessions, because Node skips the identity check on a resumed session.
+ * sessions, because Node skips the identity check on a resumed session, and
+ * with `tls-permissive` (where Node does not enforce the check) the adapter
+ * checks the pin itself once the handshake is done.
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -67,6 +69,18 @@ export function tlsConnectOptions(opts: TransportOptions): ConnectionOptions & {
     };
   }
   return out;
+}
+
+/**
+ * Checks a connected socket's peer against the pins: with `tls-permissive`
+ * Node does not enforce `checkServerIdentity`, so the adapter checks again
+ * after the handshake. Returns the error to fail the connection with.
+ */
+export function checkPinnedPeer(socket: { getPeerCertificate?: (detailed: true) => PeerCertificate }, host: string, pins: readonly string[]): Error | undefined {
+  const cert = socket.getPeerCertificate?.(true);
+  if (!cert?.raw) return new PinMismatchError(host, 'none');
+  const actual = spkiSha256(cert.raw);
+  return pins.includes(actual) ? undefined : new PinMismatchError(host, actual);
 }
 
 const TLS_ERROR_CODES = new Set([

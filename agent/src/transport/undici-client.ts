@@ -8,10 +8,11 @@
  * `proxy` when set, else HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the
  * environment (undici's EnvHttpProxyAgent), else direct.
  */
-import { Agent, EnvHttpProxyAgent, ProxyAgent, type Dispatcher } from 'undici';
+import type { TLSSocket } from 'node:tls';
+import { Agent, buildConnector, EnvHttpProxyAgent, ProxyAgent, type Dispatcher } from 'undici';
 import { CanopyError } from '../core/errors';
 import { abortedError, DEFAULT_USER_AGENT, type HttpClient, type HttpRequest, type HttpResponse, type TransportOptions } from './http-client';
-import { isTlsError, tlsConnectOptions } from './tls-config';
+import { checkPinnedPeer, isTlsError, tlsConnectOptions } from './tls-config';
 
 const TRANSIENT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED',
@@ -173,6 +174,23 @@ export function createUndiciClient(opts: TransportOptions = {}): HttpClient {
     bodyTimeout: opts.bodyTimeoutMs ?? 30_000,
     connect: { ...tls, timeout: opts.connectTimeoutMs ?? 15_000 },
   };
+  const pins = opts.pinnedSpki ?? [];
+  const proxied = Boolean(opts.proxy) || hasProxyEnv(env);
+  if (opts.tlsPermissive && pins.length > 0) {
+    // Node does not enforce checkServerIdentity without CA verification: check the pin after the handshake.
+    if (proxied) throw new CanopyError('ERR_CONFIG_INVALID', 'tls-permissive with tls-pinned-spki cannot be enforced through a proxy; set tls-ca-path instead of tls-permissive', {});
+    const connector = buildConnector(base.connect);
+    const pinned: buildConnector.connector = (o, callback) => connector(o, (err, socket) => {
+      if (err || !socket || o.protocol !== 'https:') return callback(err as Error, socket as null);
+      const bad = checkPinnedPeer(socket as TLSSocket, o.hostname, pins);
+      if (bad) {
+        socket.destroy();
+        return callback(bad, null);
+      }
+      callback(null, socket);
+    });
+    (base as { connect: unknown }).connect = pinned;
+  }
   let dispatcher: Dispatcher;
   try {
     if (opts.proxy) dispatcher = new ProxyAgent({ ...base, uri: opts.proxy, requestTls: tls });

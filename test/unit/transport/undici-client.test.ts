@@ -1,0 +1,152 @@
+/**
+ * The undici adapter against a local server: keep-alive reuse with bounded
+ * connections, error mapping (refused, reset, aborted), back-pressure on a
+ * large body, and proxies from the environment or the remote's `proxy`.
+ */
+import { strict as assert } from 'node:assert';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, connect as netConnect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isCanopyError } from '../../../agent/src/core/errors';
+import { createUndiciClient, readBody, type HttpClient } from '../../../agent/src/transport/index';
+import { serveDirectory, type RepoServer } from '../../helpers/http-server';
+
+/** A forward proxy that only does CONNECT tunnels, counting them. */
+async function connectProxy(): Promise<{ url: string; tunnels: string[]; close(): Promise<void> }> {
+  const tunnels: string[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    sockets.add(client);
+    client.once('data', (head) => {
+      const m = /^CONNECT ([^ ]+) HTTP\/1\.1/.exec(head.toString('latin1'));
+      if (!m) return client.end('HTTP/1.1 405 Method Not Allowed\r\n\r\n');
+      tunnels.push(m[1]);
+      const [host, port] = m[1].split(':');
+      const upstream = netConnect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      sockets.add(upstream);
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    tunnels,
+    close: () => new Promise<void>((r) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => r());
+    }),
+  };
+}
+
+describe('transport/undici-client', () => {
+  let dir: string;
+  let srv: RepoServer;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'canopy-undici-'));
+    mkdirSync(join(dir, 'd'));
+    writeFileSync(join(dir, 'hello'), 'hello\n');
+    writeFileSync(join(dir, 'large'), Buffer.alloc(3 << 20, 7));
+    srv = await serveDirectory(dir);
+  });
+  after(async () => {
+    await srv?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    srv.clearFaults();
+    srv.resetLog();
+  });
+
+  const text = async (c: HttpClient, path: string): Promise<string> => {
+    const r = await c.get({ url: srv.url + path });
+    assert.equal(r.status, 200);
+    return (await readBody(r, 1 << 20, path)).toString();
+  };
+
+  it('reuses keep-alive connections and keeps at most `connections` open', async () => {
+    const one = createUndiciClient({ env: {}, connections: 1 });
+    let before = srv.connections();
+    for (let i = 0; i < 5; i++) assert.equal(await text(one, 'hello'), 'hello\n');
+    await Promise.all(Array.from({ length: 5 }, () => text(one, 'hello')));
+    assert.equal(srv.connections() - before, 1, 'every request went over one kept-alive connection');
+    await one.close();
+    const c = createUndiciClient({ env: {}, connections: 2 });
+    before = srv.connections();
+    try {
+      await Promise.all(Array.from({ length: 12 }, () => text(c, 'hello')));
+      assert.ok(srv.connections() - before <= 2, `${srv.connections() - before} connections`);
+      const r = await c.get({ url: `${srv.url}missing` });
+      assert.equal(r.status, 404);
+      await r.dump();
+      assert.equal(await text(c, 'hello'), 'hello\n', 'a dumped 404 leaves the connection usable');
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('streams a large body with back-pressure while the reader is slow', async () => {
+    const c = createUndiciClient({ env: {} });
+    try {
+      const r = await c.get({ url: `${srv.url}large` });
+      let n = 0;
+      for await (const chunk of r.body) {
+        n += chunk.length;
+        await new Promise((res) => setImmediate(res));
+      }
+      assert.equal(n, 3 << 20);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('maps failures: refused and reset are transient ERR_NETWORK, a fired signal is ERR_ABORTED', async () => {
+    const c = createUndiciClient({ env: {}, bodyTimeoutMs: 300 });
+    try {
+      await assert.rejects(c.get({ url: 'http://127.0.0.1:1/x' }), (e) => isCanopyError(e, 'ERR_NETWORK') && e.details.transient === true);
+      srv.addFault({ match: '/large', resetAfter: 1000 });
+      const r = await c.get({ url: `${srv.url}large` });
+      await assert.rejects(readBody(r, 4 << 20, 'large'), (e) => isCanopyError(e, 'ERR_NETWORK') && e.details.transient === true);
+      srv.clearFaults();
+      srv.addFault({ match: '/large', stallAfter: 1000 });
+      const stalled = await c.get({ url: `${srv.url}large` });
+      await assert.rejects(readBody(stalled, 4 << 20, 'large'), (e) => isCanopyError(e, 'ERR_NETWORK') && e.details.transient === true && /timeout/i.test(e.message));
+      srv.clearFaults();
+      srv.addFault({ match: '/hello', delayMs: 2000 });
+      const ctl = new AbortController();
+      setTimeout(() => ctl.abort(), 50);
+      await assert.rejects(c.get({ url: `${srv.url}hello`, signal: ctl.signal }), (e) => isCanopyError(e, 'ERR_ABORTED'));
+      await assert.rejects(c.get({ url: `${srv.url}hello`, signal: AbortSignal.abort() }), (e) => isCanopyError(e, 'ERR_ABORTED'));
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('goes through HTTP_PROXY from the environment, except for NO_PROXY hosts, and through the remote\'s proxy', async () => {
+    const proxy = await connectProxy();
+    try {
+      const viaEnv = createUndiciClient({ env: { HTTP_PROXY: proxy.url } });
+      assert.equal(await text(viaEnv, 'hello'), 'hello\n');
+      await viaEnv.close();
+      assert.deepEqual(proxy.tunnels, [`127.0.0.1:${srv.port}`]);
+      const bypass = createUndiciClient({ env: { HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' } });
+      assert.equal(await text(bypass, 'hello'), 'hello\n');
+      await bypass.close();
+      assert.equal(proxy.tunnels.length, 1, 'NO_PROXY bypasses the proxy');
+      const configured = createUndiciClient({ env: {}, proxy: proxy.url });
+      assert.equal(await text(configured, 'hello'), 'hello\n');
+      await configured.close();
+      assert.equal(proxy.tunnels.length, 2);
+      assert.throws(() => createUndiciClient({ env: {}, proxy: proxy.url, tlsPermissive: true, pinnedSpki: [`${'A'.repeat(43)}=`] }), (e) => isCanopyError(e, 'ERR_CONFIG_INVALID'));
+    } finally {
+      await proxy.close();
+    }
+  });
+});
