@@ -28,7 +28,9 @@ S = "${@d.getVar('UNPACKDIR') or d.getVar('WORKDIR')}"
 inherit systemd features_check allarch
 REQUIRED_DISTRO_FEATURES = "systemd"
 
-SYSTEMD_SERVICE:${PN} = "canopy-agent.service"
+# The daemon, and the path unit that starts the finalizer once a deployment is staged
+# (canopy-agent-finalize-staged.service has no [Install]; the path unit starts it).
+SYSTEMD_SERVICE:${PN} = "canopy-agent.service canopy-agent-finalize-staged.path"
 SYSTEMD_AUTO_ENABLE:${PN} = "enable"
 
 # Which boot loader the board uses: u-boot, grub or none. It decides the tools the

@@ -10,11 +10,14 @@ LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7ca
 
 SRC_URI = "file://canopy-prepare-root \
            file://canopy-initramfs-module \
+           file://canopy-ostree-booted.service \
 "
 
 S = "${@d.getVar('UNPACKDIR') or d.getVar('WORKDIR')}"
 
-inherit allarch
+inherit allarch systemd
+
+SYSTEMD_SERVICE:${PN} = "canopy-ostree-booted.service"
 
 do_configure[noexec] = "1"
 do_compile[noexec] = "1"
@@ -23,12 +26,18 @@ do_install() {
     install -d ${D}${nonarch_libdir}/canopy ${D}/init.d
     install -m 0755 ${S}/canopy-prepare-root ${D}${nonarch_libdir}/canopy/canopy-prepare-root
     install -m 0755 ${S}/canopy-initramfs-module ${D}/init.d/95-canopy
+    install -d ${D}${systemd_system_unitdir}
+    install -m 0644 ${S}/canopy-ostree-booted.service ${D}${systemd_system_unitdir}/
 }
 
-# canopy-initramfs: the script, in the root file system (for init=) and in the initramfs.
+# canopy-prepare-root: the script, for the initramfs and for init=.
+# canopy-initramfs: the unit that writes /run/ostree-booted, with the script; every
+#   Canopy image has it.
 # initramfs-module-canopy: add it to the initramfs image (PACKAGE_INSTALL) beside
-# initramfs-framework-base and initramfs-module-rootfs.
-PACKAGES =+ "initramfs-module-canopy"
-FILES:${PN} = "${nonarch_libdir}/canopy/canopy-prepare-root"
+#   initramfs-framework-base and initramfs-module-rootfs.
+PACKAGES =+ "canopy-prepare-root initramfs-module-canopy"
+FILES:canopy-prepare-root = "${nonarch_libdir}/canopy/canopy-prepare-root"
+FILES:${PN} = "${systemd_system_unitdir}/canopy-ostree-booted.service"
+RDEPENDS:${PN} = "canopy-prepare-root"
 FILES:initramfs-module-canopy = "/init.d/95-canopy"
-RDEPENDS:initramfs-module-canopy = "${PN} initramfs-framework-base initramfs-module-rootfs"
+RDEPENDS:initramfs-module-canopy = "canopy-prepare-root initramfs-framework-base initramfs-module-rootfs"
