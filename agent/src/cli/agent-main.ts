@@ -9,7 +9,9 @@
 import { cleanupCommand } from './admin/cleanup';
 import { deployCommand } from './admin/deploy';
 import { finalizeStagedCommand } from './admin/finalize-staged';
+import { healthCommand } from './admin/health';
 import { initFsCommand } from './admin/init-fs';
+import { markGoodCommand } from './admin/mark-good';
 import { osInitCommand } from './admin/os-init';
 import { pinCommand } from './admin/pin';
 import { rollbackCommand } from './admin/rollback';
@@ -25,7 +27,7 @@ import { Output, type CliIo, type Sink } from './output';
 
 export const ADMIN_COMMANDS: readonly Command[] = [
   statusCommand, deployCommand, upgradeCommand, rollbackCommand, undeployCommand, pinCommand, unpinCommand,
-  cleanupCommand, finalizeStagedCommand, initFsCommand, osInitCommand,
+  cleanupCommand, finalizeStagedCommand, initFsCommand, osInitCommand, healthCommand, markGoodCommand,
 ];
 
 declare const __CANOPY_VERSION__: string | undefined;
