@@ -19,6 +19,7 @@
  * A second call in the same boot (same boot id) returns the record and changes nothing;
  * a call after an interruption between 3 and 5 resumes at 4 with the recorded reason.
  */
+import { join } from 'node:path';
 import { detectFallback, type BootloaderName, type EntryIndex, type FallbackReason } from '../bootloader/index';
 import { assertChecksum } from '../core/bytes';
 import { CanopyError } from '../core/errors';
@@ -29,7 +30,6 @@ import {
   writeStateFile,
 } from './state-files';
 import type { HealthFailure } from './verdict';
-import { join } from 'node:path';
 
 /** The boot being checked. */
 export interface AfterBootInfo {

@@ -10,12 +10,12 @@
  *
  * The list keeps the newest {@link REJECTED_MAX} entries, one per commit.
  */
+import { join } from 'node:path';
 import { assertChecksum } from '../core/bytes';
 import type { FallbackReason } from '../bootloader/index';
 import {
   REJECTED_COMMITS_FILE, isObject, optString, readStateFile, stateInvalid, writeStateFile,
 } from './state-files';
-import { join } from 'node:path';
 
 /** Most commits remembered. */
 export const REJECTED_MAX = 64;
