@@ -23,7 +23,7 @@ describe('sysroot/deploy', function () {
       console.log('      skipped: a bare sysroot repository needs root');
       this.skip();
     }
-    tmp = scratch();
+    tmp = scratch('canopy-sysroot-', { memory: true });
   });
   after(() => tmp && removeScratch(tmp));
   let n = 0;

@@ -4,7 +4,7 @@
  * Canopy's own commitTree into the sysroot's bare repository (root needed,
  * as on the device).
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { variant } from '../../../agent/src/gvariant/index';
@@ -15,8 +15,20 @@ import { addUbootStub, isRoot, removeScratch, writeOsTree, type OsTreeSpec } fro
 
 export { isRoot, removeScratch, writeOsTree };
 
-/** A temporary directory; pass it to {@link removeScratch} when done. */
-export function scratch(prefix = 'canopy-sysroot-'): string {
+/**
+ * A temporary directory; pass it to {@link removeScratch} when done. With
+ * `memory`, on /dev/shm when it is a writable tmpfs (many small file
+ * operations are much faster there than on a busy disk), else in tmpdir.
+ */
+export function scratch(prefix = 'canopy-sysroot-', opts: { memory?: boolean } = {}): string {
+  if (opts.memory) {
+    try {
+      accessSync('/dev/shm', constants.W_OK);
+      return mkdtempSync(join('/dev/shm', prefix));
+    } catch {
+      // no tmpfs here
+    }
+  }
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
