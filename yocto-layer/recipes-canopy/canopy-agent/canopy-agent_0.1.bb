@@ -25,8 +25,14 @@ SRC_URI = "file://dist/canopy-agent.cjs \
 # scarthgap unpacks into WORKDIR; styhead and later into UNPACKDIR.
 S = "${@d.getVar('UNPACKDIR') or d.getVar('WORKDIR')}"
 
-inherit systemd features_check allarch
+inherit systemd features_check
 REQUIRED_DISTRO_FEATURES = "systemd"
+
+# The JavaScript is the same everywhere, but the package's dependencies follow the
+# machine's boot loader (CANOPY_BOOTLOADER), so it is not allarch: one feed shared by
+# two machines with different boot loaders would otherwise get two different packages
+# under one name.
+PACKAGE_ARCH = "${MACHINE_ARCH}"
 
 # The daemon, and the path unit that starts the finalizer once a deployment is staged
 # (canopy-agent-finalize-staged.service has no [Install]; the path unit starts it).
