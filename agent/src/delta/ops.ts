@@ -11,7 +11,7 @@
  * | `w` 0x77 | size, offset | append bytes from the read source, else from the payload |
  * | `r` 0x72 | offset | payload[offset, +32) names the content object to read from |
  * | `R` 0x52 | - | read from the payload again |
- * | `c` 0x63 | - | close the open object |
+ * | `c` 0x63 | - | close the open object (and drop the read source) |
  * | `B` 0x42 | offset, length | bspatch payload[offset, +length) over the read source |
  *
  * Everything that can be checked without a repository is checked here:
@@ -166,6 +166,8 @@ export function* decodeOps(part: DeltaPart, objects: readonly DeltaObjectRef[]):
         const o = needOpen('close', at);
         if (o.written !== o.size) throw invalid(`close after ${o.written} of ${o.size} bytes`, at);
         open = null;
+        // As in OSTree's executor, closing an object also drops the read source.
+        source = null;
         yield { op: 'close', object: o.object };
         break;
       }

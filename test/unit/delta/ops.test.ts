@@ -48,6 +48,13 @@ describe('delta/ops', function () {
     assert.deepEqual(rs[4], { op: 'write-payload', offset: 32, size: 30 });
   });
 
+  it('close drops the read source, as OSTree\'s executor does (the next write reads the payload)', function () {
+    const FILE2: DeltaObjectRef = { type: ObjectType.FILE, checksum: '33'.repeat(32) };
+    const ops = decodeAllOps(part(['r', 0, 'o', 0, 0, 4, 'w', 4, 100, 'c', 'o', 0, 0, 4, 'w', 4, 40, 'c']), [FILE, FILE2]);
+    assert.deepEqual(ops[2], { op: 'write-source', source: SRC, offset: 100, size: 4 });
+    assert.deepEqual(ops[5], { op: 'write-payload', offset: 40, size: 4 });
+  });
+
   describe('rejects', function () {
     it('a mode index outside the table', () => rejects(['S', 3, 0, 1, 0], [FILE], /mode index 3/));
     it('an xattr index outside the table', () => rejects(['S', 0, 2, 1, 0], [FILE], /xattr index 2/));
