@@ -10,18 +10,21 @@
  * buffer doubles as the LZMA dictionary, so a 32 MiB dictionary costs
  * nothing extra). Each block must then produce exactly what the index
  * says, so a lying index fails instead of growing the output. Checks
- * supported: none, CRC32, CRC64, SHA-256; filters: LZMA2 only (BCJ, delta
- * and others are refused with ERR_XZ_UNSUPPORTED). Concatenated streams
+ * supported: none, CRC32, CRC64, SHA-256; filters: LZMA2, alone or after
+ * the x86 branch filter (bcj-x86.ts; the generator uses it for x86
+ * executables); others are refused with ERR_XZ_UNSUPPORTED. Concatenated streams
  * and stream padding are accepted.
  */
 import { createHash } from 'node:crypto';
 import { CanopyError } from '../core/errors';
 import { crc32, crc64 } from './crc';
+import { bcjX86Decode } from './bcj-x86';
 import { decodeLzma2 } from './lzma2';
 
 const MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
 const FOOTER_MAGIC = [0x59, 0x5a];
 const FILTER_LZMA2 = 0x21;
+const FILTER_X86 = 0x04;
 const CHECK_SIZES = [0, 4, 4, 4, 8, 8, 8, 16, 16, 16, 32, 32, 32, 64, 64, 64];
 /** More index records than this is treated as hostile. */
 const MAX_BLOCKS = 1 << 20;
@@ -169,12 +172,13 @@ function decodeStream(d: Uint8Array, s: StreamLayout, out: Uint8Array, outPos: n
   }
   for (const rec of s.blocks) {
     const blockStart = p;
-    const { dictSize, dataStart } = parseBlockHeader(d, p, s.indexStart);
+    const { dictSize, dataStart, x86 } = parseBlockHeader(d, p, s.indexStart);
     const dataEnd = blockStart + rec.unpadded - checkSize;
     if (dataEnd <= dataStart || dataEnd > s.indexStart) throw corrupt('block sizes in the index do not fit the block', blockStart);
     const r = decodeLzma2(d, dataStart, dataEnd, out, o, o + rec.uncompressed, dictSize);
     if (r.inPos !== dataEnd) throw corrupt('compressed block size differs from the index', r.inPos);
     if (r.outPos !== o + rec.uncompressed) throw corrupt(`block decoded to ${r.outPos - o} bytes, the index says ${rec.uncompressed}`, blockStart);
+    if (x86 !== undefined) bcjX86Decode(out, o, r.outPos, x86);
     p = dataEnd;
     while ((p - blockStart) & 3) {
       if (d[p] !== 0) throw corrupt('block padding is not zero', p);
@@ -188,7 +192,7 @@ function decodeStream(d: Uint8Array, s: StreamLayout, out: Uint8Array, outPos: n
   return o;
 }
 
-function parseBlockHeader(d: Uint8Array, p: number, limit: number): { dictSize: number; dataStart: number } {
+function parseBlockHeader(d: Uint8Array, p: number, limit: number): { dictSize: number; dataStart: number; x86?: number } {
   if (d[p] === 0) throw corrupt('expected a block header, found the index', p);
   const size = (d[p] + 1) * 4;
   const end = p + size;
@@ -201,13 +205,21 @@ function parseBlockHeader(d: Uint8Array, p: number, limit: number): { dictSize: 
   if (flags & 0x40) q = readXzVli(d, q, end - 4, 'block compressed size').next;
   if (flags & 0x80) q = readXzVli(d, q, end - 4, 'block uncompressed size').next;
   let dictSize = -1;
+  let x86: number | undefined;
   for (let i = 0; i < filters; i++) {
     const id = readXzVli(d, q, end - 4, 'filter id');
     const propSize = readXzVli(d, id.next, end - 4, 'filter properties size');
     q = propSize.next;
     if (propSize.value > end - 4 - q) throw corrupt('filter properties run past the block header', q);
+    if (id.value === FILTER_X86 && i === 0 && filters === 2) {
+      // x86 branch conversion before LZMA2: no properties, or a 4-byte start offset.
+      if (propSize.value !== 0 && propSize.value !== 4) throw corrupt('x86 filter properties are neither empty nor 4 bytes', q);
+      x86 = propSize.value === 4 ? u32le(d, q) : 0;
+      q += propSize.value;
+      continue;
+    }
     if (id.value !== FILTER_LZMA2 || i !== filters - 1) {
-      throw new CanopyError('ERR_XZ_UNSUPPORTED', `xz: filter 0x${id.value.toString(16)} is not supported (only a single LZMA2 filter is)`, { filter: id.value });
+      throw new CanopyError('ERR_XZ_UNSUPPORTED', `xz: filter 0x${id.value.toString(16)} is not supported (LZMA2, optionally after x86, is)`, { filter: id.value });
     }
     if (propSize.value !== 1) throw corrupt('LZMA2 properties are not one byte', q);
     const bits = d[q];
@@ -216,7 +228,7 @@ function parseBlockHeader(d: Uint8Array, p: number, limit: number): { dictSize: 
     q += propSize.value;
   }
   for (; q < end - 4; q++) if (d[q] !== 0) throw corrupt('block header padding is not zero', q);
-  return { dictSize, dataStart: end };
+  return { dictSize, dataStart: end, x86 };
 }
 
 function verifyCheck(type: number, data: Uint8Array, stored: Uint8Array, at: number): void {

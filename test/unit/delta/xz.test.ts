@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { isCanopyError } from '../../../agent/src/core/errors';
 import { crc32 } from '../../../agent/src/delta/crc';
@@ -109,9 +110,51 @@ describe('delta/xz', function () {
     }
   });
 
-  it('refuses a BCJ filter chain as unsupported', function () {
-    const c = xz(randomBytes(4096), ['--x86', '--lzma2']);
-    expectCode(() => xzDecompress(c, { maxSize: 1 << 20 }), 'ERR_XZ_UNSUPPORTED');
+  it('refuses filters other than LZMA2 and x86 (ARM branch filter, delta filter) as unsupported', function () {
+    expectCode(() => xzDecompress(xz(randomBytes(4096), ['--arm', '--lzma2']), { maxSize: 1 << 20 }), 'ERR_XZ_UNSUPPORTED');
+    expectCode(() => xzDecompress(xz(randomBytes(4096), ['--delta=dist=4', '--lzma2']), { maxSize: 1 << 20 }), 'ERR_XZ_UNSUPPORTED');
+  });
+
+  describe('x86 branch filter (xz --x86)', function () {
+    /** Bytes dense in E8/E9 opcodes followed by operands whose top byte is 00 or FF, and runs of them. */
+    function branchy(n: number, seed: number): Buffer {
+      const out = Buffer.alloc(n);
+      let x = seed >>> 0;
+      const next = (): number => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0);
+      for (let i = 0; i < n; i++) {
+        const r = next() % 16;
+        out[i] = r < 4 ? 0xe8 : r < 6 ? 0xe9 : r < 9 ? 0x00 : r < 11 ? 0xff : next() & 0xff;
+      }
+      return out;
+    }
+
+    it('decodes what xz --x86 encodes: executables, branch-dense data, short inputs', function () {
+      const samples: Buffer[] = [branchy(100_000, 1), branchy(7, 2), branchy(4, 3), Buffer.from([0xe8, 0, 0, 0, 0]), randomBytes(50_000)];
+      for (const bin of ['/bin/sh', '/usr/bin/env', '/usr/bin/xz']) {
+        try {
+          samples.push(readFileSync(bin));
+        } catch {
+          /* not on this machine */
+        }
+      }
+      for (const data of samples) {
+        const c = xz(data, ['--x86', '--lzma2=preset=6']);
+        assert.ok(Buffer.from(xzDecompress(c, { maxSize: data.length })).equals(data), `round trip of ${data.length} bytes`);
+      }
+    });
+
+    it('honours a start offset given in the filter properties', function () {
+      const data = branchy(20_000, 9);
+      const c = xz(data, ['--x86=start=4096', '--lzma2=preset=1']);
+      assert.ok(Buffer.from(xzDecompress(c, { maxSize: data.length })).equals(data));
+    });
+
+    it('round-trips random branch-dense inputs (property)', function () {
+      fc.assert(fc.property(fc.integer({ min: 0, max: 2000 }), fc.integer(), (n, seed) => {
+        const data = branchy(n, seed);
+        return Buffer.from(xzDecompress(xz(data, ['--x86', '--lzma2=preset=0']), { maxSize: n })).equals(data);
+      }), { numRuns: 40 });
+    });
   });
 
   it('refuses data that is not xz (legacy .lzma, raw bytes)', function () {
