@@ -33,7 +33,7 @@ function fakeAgent(dir: string, log: string): string {
 describe('yocto-layer: canopy-make-sysroot', () => {
   let tmp: { dir: string; cleanup: () => void };
   beforeEach(() => {
-    tmp = tempDir('canopy-sysroot-');
+    tmp = tempDir('canopy-yocto-sysroot-');
     writeFileSync(join(tmp.dir, 'config'), '[core]\nmode=archive\n');
   });
   afterEach(() => tmp.cleanup());

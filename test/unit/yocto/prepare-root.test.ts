@@ -39,7 +39,7 @@ describe('yocto-layer: canopy-prepare-root', () => {
   let sysroot: string;
   let dep: string;
   beforeEach(() => {
-    tmp = tempDir('canopy-root-');
+    tmp = tempDir('canopy-yocto-root-');
     sysroot = join(tmp.dir, 'sysroot');
     dep = makeSysroot(sysroot);
   });

@@ -31,7 +31,7 @@ describe('yocto-layer: canopy-prepare-rootfs', function () {
     ensureBuilt();
   });
   beforeEach(() => {
-    tmp = tempDir('canopy-prepare-');
+    tmp = tempDir('canopy-yocto-prepare-');
     rootfs = join(tmp.dir, 'rootfs');
     makeRootfs(rootfs);
   });
