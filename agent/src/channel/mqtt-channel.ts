@@ -55,6 +55,8 @@ export interface MqttChannelOptions {
   keyFile?: string;
   /** Default 60. */
   keepaliveSeconds?: number;
+  /** Start a fresh session at every connect (default false). Only for tests and special brokers: commands sent while away are lost. */
+  cleanSession?: boolean;
   /** How long the broker keeps the session (and queues QoS 1 messages) while the device is away; MQTT 5 only. Default 7 days. */
   sessionExpirySeconds?: number;
   /** MQTT 5 will delay: a reconnect within this time suppresses the offline state. Default 0. */
@@ -253,7 +255,7 @@ export class MqttChannel implements Channel {
     return {
       protocolVersion: this.#version,
       clientId: o.clientId ?? `canopy-${o.device.fleet}-${o.device.id}`,
-      clean: false,
+      clean: o.cleanSession ?? false,
       keepalive: o.keepaliveSeconds ?? 60,
       connectTimeout: o.connectTimeoutMs ?? 30_000,
       reconnectPeriod: 0,
@@ -264,7 +266,10 @@ export class MqttChannel implements Channel {
       cert: file(o.certFile, 'certificate'),
       key: file(o.keyFile, 'key'),
       rejectUnauthorized: true,
-      properties: v5 ? { sessionExpiryInterval: o.sessionExpirySeconds ?? 7 * 24 * 3600, maximumPacketSize: MAX_INBOUND_PACKET } : undefined,
+      properties: v5 ? {
+        sessionExpiryInterval: o.cleanSession ? 0 : o.sessionExpirySeconds ?? 7 * 24 * 3600,
+        maximumPacketSize: MAX_INBOUND_PACKET,
+      } : undefined,
       will: {
         topic: this.#topics.state(o.device.id),
         payload: this.#stateBytes(false),
