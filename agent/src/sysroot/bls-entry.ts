@@ -88,53 +88,40 @@ export class BlsEntry {
 
 /**
  * Compares BLS `version` values as glibc's `strverscmp` does (digit runs
- * compare as numbers; runs with leading zeros as fractions). Returns <0, 0, >0.
+ * compare as numbers; runs with leading zeros as fractions): the same state
+ * machine, over UTF-16 code units. Returns <0, 0, >0.
  */
 export function strverscmp(a: string, b: string): number {
+  // States: normal, integral part, fractional part, leading zeros.
+  const S_N = 0, S_I = 3, S_F = 6, S_Z = 9, CMP = 2, LEN = 3;
+  const next = [S_N, S_I, S_Z, S_N, S_I, S_I, S_N, S_F, S_F, S_N, S_F, S_Z];
+  const result = [
+    CMP, CMP, CMP, CMP, LEN, CMP, CMP, CMP, CMP,
+    CMP, -1, -1, 1, LEN, LEN, 1, LEN, LEN,
+    CMP, CMP, CMP, CMP, CMP, CMP, CMP, CMP, CMP,
+    CMP, 1, 1, -1, CMP, CMP, -1, CMP, CMP,
+  ];
+  const at = (s: string, i: number): number => (i < s.length ? s.charCodeAt(i) : 0);
+  const digit = (c: number): boolean => c >= 48 && c <= 57;
+  const cls = (c: number): number => (c === 48 ? 1 : 0) + (digit(c) ? 1 : 0);
   let i = 0;
   let j = 0;
-  while (i < a.length && j < b.length) {
-    const ca = a.charCodeAt(i);
-    const cb = b.charCodeAt(j);
-    const da = ca >= 48 && ca <= 57;
-    const db = cb >= 48 && cb <= 57;
-    if (da && db) {
-      let ei = i;
-      while (ei < a.length && isDigit(a.charCodeAt(ei))) ei++;
-      let ej = j;
-      while (ej < b.length && isDigit(b.charCodeAt(ej))) ej++;
-      const ra = a.slice(i, ei);
-      const rb = b.slice(j, ej);
-      const fa = ra.length > 1 && ra[0] === '0';
-      const fb = rb.length > 1 && rb[0] === '0';
-      let c: number;
-      if (fa || fb) {
-        // A run with a leading zero is a fraction: it sorts before integers (glibc: 000 < 00 < 01 < 010 < 09 < 0 < 1).
-        c = compareFractional(ra, rb);
-      } else {
-        const na = ra.replace(/^0+(?=.)/, '');
-        const nb = rb.replace(/^0+(?=.)/, '');
-        c = na.length !== nb.length ? na.length - nb.length : na < nb ? -1 : na > nb ? 1 : 0;
-      }
-      if (c !== 0) return c;
-      i = ei;
-      j = ej;
-      continue;
-    }
-    if (ca !== cb) return ca - cb;
-    i++;
-    j++;
+  let c1 = at(a, i++);
+  let c2 = at(b, j++);
+  let state = S_N + cls(c1);
+  let diff: number;
+  while ((diff = c1 - c2) === 0) {
+    if (c1 === 0) return 0;
+    state = next[state];
+    c1 = at(a, i++);
+    c2 = at(b, j++);
+    state += cls(c1);
   }
-  return (a.length - i) - (b.length - j);
-}
-
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
-function compareFractional(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let k = 0; k < n; k++) if (a[k] !== b[k]) return a.charCodeAt(k) - b.charCodeAt(k);
-  // glibc: when one fractional run is a prefix of the other, the longer one is smaller.
-  return b.length - a.length;
+  const r = result[state * 3 + cls(c2)];
+  if (r === CMP) return diff;
+  if (r === LEN) {
+    while (digit(at(a, i++))) if (!digit(at(b, j++))) return 1;
+    return digit(at(b, j)) ? -1 : diff;
+  }
+  return r;
 }
