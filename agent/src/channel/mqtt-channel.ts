@@ -29,6 +29,7 @@ import {
 } from './channel';
 import type { DeviceIdentity, MessageGate } from './message-gate';
 import type { DeviceEvent, DeviceState, EventBody } from './messages';
+import { Outbox, type Outgoing } from './outbox';
 import { MAX_REPORT_BYTES, PROTOCOL_VERSION, formatTimestamp } from './protocol';
 import { classifyTopic, topicPrefix, topicsFor, type Topics } from './topics';
 import { validateDeviceEvent, validateDeviceState } from './validate';
@@ -76,14 +77,6 @@ export interface MqttChannelOptions {
   log?: ChannelLog;
 }
 
-interface Outgoing {
-  topic: string;
-  /** Built when sent, so `time` and `online` are current. */
-  build: () => Buffer;
-  retain: boolean;
-  resolve: (ok: boolean) => void;
-}
-
 /** The largest packet the device asks the broker to deliver (MQTT 5); bigger ones are dropped by the broker. */
 const MAX_INBOUND_PACKET = 256 * 1024;
 const REFUSED_PROTOCOL = new Set([1, 132]);
@@ -109,11 +102,7 @@ export class MqttChannel implements Channel {
   #lastError: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #report: StateReport = {};
-  #pendingState: Outgoing | undefined;
-  #queue: Outgoing[] = [];
-  #inflight = new Map<number, Outgoing>();
-  #seq = 0;
-  #dropped = 0;
+  readonly #outbox: Outbox;
   #rejectWindow = { start: 0, count: 0 };
 
   /** @throws ERR_INVALID_ARGUMENT for a device id, fleet, channel, tag or prefix that cannot be a topic. */
@@ -126,6 +115,7 @@ export class MqttChannel implements Channel {
     this.#now = opts.now ?? Date.now;
     this.#version = opts.protocolVersion ?? 5;
     this.#log = opts.log ?? (() => undefined);
+    this.#outbox = new Outbox(opts.maxQueuedEvents ?? 256);
     const onError = (e: unknown): void => this.#log('error', `a channel listener threw: ${(e as Error)?.message ?? String(e)}`);
     this.#announcements = new Listeners(onError);
     this.#commands = new Listeners(onError);
@@ -183,11 +173,7 @@ export class MqttChannel implements Channel {
       await withTimeout(client.endAsync(false).catch(() => undefined), 2000);
     }
     client?.end(true);
-    for (const o of [...this.#inflight.values(), ...this.#queue]) o.resolve(false);
-    this.#pendingState?.resolve(false);
-    this.#inflight.clear();
-    this.#queue = [];
-    this.#pendingState = undefined;
+    this.#outbox.abandon();
     this.#status.emit({ state: 'stopped' });
   }
 
@@ -199,11 +185,7 @@ export class MqttChannel implements Channel {
     this.#report = report;
     return new Promise<boolean>((resolve) => {
       const o: Outgoing = { topic: this.#topics.state(this.#o.device.id), build: () => this.#stateBytes(true), retain: true, resolve };
-      if (this.#connected) this.#send(o);
-      else {
-        this.#pendingState?.resolve(false);
-        this.#pendingState = o;
-      }
+      this.#send(o);
     });
   }
 
@@ -217,8 +199,7 @@ export class MqttChannel implements Channel {
     const bytes = checkSize(doc, 'event');
     return new Promise<boolean>((resolve) => {
       const o: Outgoing = { topic: this.#topics.events(this.#o.device.id), build: () => bytes, retain: false, resolve };
-      if (this.#connected) this.#send(o);
-      else this.#enqueue(o);
+      this.#send(o);
     });
   }
 
@@ -324,16 +305,11 @@ export class MqttChannel implements Channel {
       }
       this.#emitStatus({ state: 'connected', protocolVersion: this.#version, error: this.#lastError });
     });
-    const state = this.#pendingState ?? { topic: this.#topics.state(d.id), build: () => this.#stateBytes(true), retain: true, resolve: () => undefined };
-    this.#pendingState = undefined;
-    this.#send(state);
-    const queued = this.#queue;
-    this.#queue = [];
-    for (const o of queued) this.#send(o);
-    if (this.#dropped > 0) {
-      this.#log('warn', `${this.#dropped} event(s) were dropped while offline (queue full)`);
-      this.#dropped = 0;
-    }
+    const held = this.#outbox.takeHeld();
+    this.#send(held.state ?? { topic: this.#topics.state(d.id), build: () => this.#stateBytes(true), retain: true, resolve: () => undefined });
+    for (const o of held.events) this.#send(o);
+    const dropped = this.#outbox.takeDropped();
+    if (dropped > 0) this.#log('warn', `${dropped} event(s) were dropped while offline (queue full)`);
   }
 
   #onError(gen: number, e: Error & { code?: number | string }): void {
@@ -354,15 +330,7 @@ export class MqttChannel implements Channel {
     this.#client = undefined;
     client.end(true);
     // Whatever was not acknowledged goes out again on the next connection (QoS 1 allows duplicates).
-    const again = [...this.#inflight.values()];
-    this.#inflight.clear();
-    for (const o of again) {
-      if (o.retain && o.topic === this.#topics.state(this.#o.device.id)) {
-        if (!this.#pendingState) this.#pendingState = o;
-        else o.resolve(false);
-      }
-    }
-    this.#queue = [...again.filter((o) => !o.retain), ...this.#queue];
+    this.#outbox.requeueInflight();
     this.#scheduleReconnect();
   }
 
@@ -378,32 +346,19 @@ export class MqttChannel implements Channel {
   #send(o: Outgoing): void {
     const client = this.#client;
     if (!client || !this.#connected) {
-      if (o.retain) {
-        this.#pendingState?.resolve(false);
-        this.#pendingState = o;
-      } else this.#enqueue(o);
+      this.#outbox.hold(o);
       return;
     }
-    const id = ++this.#seq;
     const gen = this.#gen;
-    this.#inflight.set(id, o);
+    const ticket = this.#outbox.sent(o);
     client.publish(o.topic, o.build(), { qos: 1, retain: o.retain }, (err) => {
-      if (gen !== this.#gen || !this.#inflight.delete(id)) return;
+      if (gen !== this.#gen || !this.#outbox.settle(ticket)) return;
       if (!err) o.resolve(true);
       else if (this.#connected) {
         this.#log('error', `publishing to ${o.topic} failed: ${err.message}`);
         o.resolve(false);
       } else this.#send(o);
     });
-  }
-
-  #enqueue(o: Outgoing): void {
-    this.#queue.push(o);
-    const max = this.#o.maxQueuedEvents ?? 256;
-    while (this.#queue.length > max) {
-      this.#queue.shift()!.resolve(false);
-      this.#dropped++;
-    }
   }
 
   async #onPacket(gen: number, packet: IPublishPacket): Promise<void> {
