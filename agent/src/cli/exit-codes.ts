@@ -20,7 +20,7 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 /** The error codes of each class other than generic failure. */
 const CLASSES: ReadonlyArray<{ status: ExitCode; meaning: string; codes: readonly ErrorCode[] }> = [
   { status: ExitCode.USAGE, meaning: 'the command line could not be understood', codes: ['ERR_USAGE'] },
-  { status: ExitCode.NOT_FOUND, meaning: 'a ref, commit, object, path or metadata key does not exist', codes: ['ERR_REF_NOT_FOUND', 'ERR_OBJECT_NOT_FOUND', 'ERR_PATH_NOT_FOUND', 'ERR_METADATA_KEY_NOT_FOUND'] },
+  { status: ExitCode.NOT_FOUND, meaning: 'a ref, commit, object, path, metadata key, deployment or stateroot does not exist', codes: ['ERR_REF_NOT_FOUND', 'ERR_OBJECT_NOT_FOUND', 'ERR_PATH_NOT_FOUND', 'ERR_METADATA_KEY_NOT_FOUND', 'ERR_DEPLOYMENT_NOT_FOUND', 'ERR_STATEROOT_NOT_FOUND'] },
   {
     status: ExitCode.CORRUPT,
     meaning: 'content is corrupt or malformed',
