@@ -25,8 +25,13 @@ const common = {
   metafile: true,
   logLevel: 'warning',
   // `canopy --version` prints this; run from source it says "dev".
-  define: { __CANOPY_VERSION__: JSON.stringify(version) },
+  // import.meta.url: ESM-only packages (openpgp's Node build calls
+  // createRequire(import.meta.url)) get the bundle's own file URL, which
+  // the banner defines, instead of undefined in a CommonJS bundle.
+  define: { __CANOPY_VERSION__: JSON.stringify(version), 'import.meta.url': '__canopyImportMetaUrl' },
 };
+
+const IMPORT_META_URL = '"use strict";\nconst __canopyImportMetaUrl = require("url").pathToFileURL(__filename).href;';
 
 const targets = [
   { name: 'canopy', entry: 'agent/src/bin/canopy.ts', out: 'canopy.cjs', banner: '#!/usr/bin/env node' },
@@ -41,7 +46,7 @@ for (const t of targets) {
     entryPoints: [join(root, t.entry)],
     outfile: join(dist, t.out),
     minify: Boolean(t.minify),
-    banner: t.banner ? { js: t.banner } : undefined,
+    banner: { js: t.banner ? `${t.banner}\n${IMPORT_META_URL}` : IMPORT_META_URL },
   });
   writeFileSync(join(dist, `meta-${t.name}.json`), JSON.stringify(result.metafile));
 }
