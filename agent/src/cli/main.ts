@@ -16,7 +16,10 @@ import { logCommand } from './log';
 import { lsCommand } from './ls';
 import { Output, type CliIo } from './output';
 import { pruneCommand } from './prune';
+import { pullCommand } from './pull';
+import { pullLocalCommand } from './pull-local';
 import { refsCommand } from './refs';
+import { remoteCommand } from './remote';
 import { revParseCommand } from './rev-parse';
 import { showCommand } from './show';
 import { summaryCommand } from './summary';
@@ -28,7 +31,7 @@ export const VERSION: string = typeof __CANOPY_VERSION__ === 'string' ? __CANOPY
 
 export const COMMANDS: readonly Command[] = [
   initCommand, commitCommand, logCommand, lsCommand, catCommand, showCommand, refsCommand, revParseCommand,
-  checkoutCommand, fsckCommand, pruneCommand, summaryCommand, demoCommand,
+  checkoutCommand, fsckCommand, pruneCommand, summaryCommand, remoteCommand, pullCommand, pullLocalCommand, demoCommand,
 ];
 
 /** `canopy --help`. */
