@@ -88,7 +88,7 @@ describe('canopy-agent admin (CLI)', function () {
     assert.equal((await agent(['admin', 'rollback', `--sysroot=${s}`, '--json'])).json().bootswap, 'bootswap');
     assert.deepEqual((await agent(['admin', 'status', `--sysroot=${s}`, '--json'])).json().deployments.map((d: { version: string }) => d.version), ['1.0', '2.0']);
     const missing = await agent(['admin', 'undeploy', `--sysroot=${s}`, '--json', '7']);
-    assert.equal(missing.status, 1);
+    assert.equal(missing.status, 3, 'a missing deployment exits with the not-found status');
     assert.equal(missing.json().error.code, 'ERR_DEPLOYMENT_NOT_FOUND');
     assert.equal((await agent(['admin', 'undeploy', `--sysroot=${s}`, '1'])).status, 0);
     assert.equal((await agent(['admin', 'cleanup', `--sysroot=${s}`, '--json'])).status, 0);
