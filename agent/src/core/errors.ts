@@ -77,6 +77,10 @@ export const ErrorCodes = {
   ERR_NOT_BOOTED: 'the operation needs a system booted into a deployment of the sysroot',
   ERR_KERNEL_NOT_FOUND: 'a commit has no kernel in /usr/lib/modules/<kver>/vmlinuz, /usr/lib/ostree-boot or /boot',
   ERR_ETC_MERGE_CONFLICT: 'the /etc merge cannot apply a local change (a file where the new default is a directory)',
+  ERR_TIMEOUT: 'a wait for a broker, a device\'s acknowledgement or a retained message ran out of time',
+  ERR_COMMAND_REFUSED: 'a device refused a signed command (the reason says why: not-for-me, expired, replayed, unknown-key, pinned, busy …)',
+  ERR_ROLLOUT_STATE: 'a rollout operation does not fit the rollout\'s state (nothing announced on the channel, resume of a rollout that is not paused)',
+  ERR_ROLLOUT_PAUSED: 'a rollout paused itself because too many devices of an open wave failed',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
