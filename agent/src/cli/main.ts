@@ -10,8 +10,10 @@ import type { Command } from './command';
 import { commitCommand } from './commit';
 import { demoCommand } from './demo';
 import { exitCodeHelp, ExitCode } from './exit-codes';
+import { fleetCommand } from './fleet';
 import { fsckCommand } from './fsck';
 import { initCommand } from './init';
+import { keysCommand } from './keys';
 import { logCommand } from './log';
 import { lsCommand } from './ls';
 import { Output, type CliIo } from './output';
@@ -21,7 +23,10 @@ import { pullLocalCommand } from './pull-local';
 import { refsCommand } from './refs';
 import { remoteCommand } from './remote';
 import { revParseCommand } from './rev-parse';
+import { rolloutCommand } from './rollout';
+import { serveCommand } from './serve';
 import { showCommand } from './show';
+import { signCommand } from './sign';
 import { summaryCommand } from './summary';
 
 declare const __CANOPY_VERSION__: string | undefined;
@@ -31,7 +36,8 @@ export const VERSION: string = typeof __CANOPY_VERSION__ === 'string' ? __CANOPY
 
 export const COMMANDS: readonly Command[] = [
   initCommand, commitCommand, logCommand, lsCommand, catCommand, showCommand, refsCommand, revParseCommand,
-  checkoutCommand, fsckCommand, pruneCommand, summaryCommand, remoteCommand, pullCommand, pullLocalCommand, demoCommand,
+  checkoutCommand, fsckCommand, pruneCommand, summaryCommand, remoteCommand, pullCommand, pullLocalCommand,
+  keysCommand, signCommand, serveCommand, rolloutCommand, fleetCommand, demoCommand,
 ];
 
 /** `canopy --help`. */

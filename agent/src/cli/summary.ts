@@ -5,6 +5,8 @@ import { CanopyError, ioError } from '../core/errors';
 import { parseVariantText, printVariantText, type Variant, type VarDict } from '../gvariant/index';
 import { bswap64, parseSummary, summaryRefTimestamp, type Summary } from '../objects/index';
 import { generateSummary } from '../repo/index';
+import { hasSigningKeys, publishSummary } from '../fleet/index';
+import { KEY_OPTIONS, signingKeys } from './operator-options';
 import { splitKeyValue, usageError } from './cli-args';
 import { defineCommand } from './command';
 import { varDictToJson } from './json-value';
@@ -20,9 +22,10 @@ export const summaryCommand = defineCommand({
     update: { type: 'boolean', short: 'u', help: 'Regenerate the summary (and the static-delta indexes)' },
     view: { type: 'boolean', short: 'v', help: 'Print the summary file' },
     'add-metadata': { type: 'string', short: 'm', multiple: true, value: 'KEY=VALUE', help: 'With -u, add a metadata value (GVariant text)' },
+    ...KEY_OPTIONS,
   },
   operands: [0, 0],
-}, (ctx, { values }) => {
+}, async (ctx, { values }) => {
   if (!values.update && !values.view) throw usageError('summary', 'use -u to update the summary or -v to view it');
   const repo = ctx.openRepo();
   if (values.update) {
@@ -34,7 +37,10 @@ export const summaryCommand = defineCommand({
         throw usageError('summary', `--add-metadata ${k}: ${(e as Error).message}`, { key: k });
       }
     });
-    const r = generateSummary(repo, { metadata, now: Math.floor(ctx.io.now() / 1000) });
+    const keys = signingKeys(ctx, values);
+    const now = Math.floor(ctx.io.now() / 1000);
+    // With keys, summary.sig is written beside the summary (fleet/summary-signing.ts).
+    const r = hasSigningKeys(keys) ? await publishSummary(repo, keys, { metadata, now }) : generateSummary(repo, { metadata, now });
     if (!values.view) {
       ctx.out.result({ path: join(repo.path, 'summary'), refs: r.refs, size: r.bytes.length }, () => '');
       return;
