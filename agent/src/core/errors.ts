@@ -81,6 +81,7 @@ export const ErrorCodes = {
   ERR_COMMAND_REFUSED: 'a device refused a signed command (the reason says why: not-for-me, expired, replayed, unknown-key, pinned, busy …)',
   ERR_ROLLOUT_STATE: 'a rollout operation does not fit the rollout\'s state (nothing announced on the channel, resume of a rollout that is not paused)',
   ERR_ROLLOUT_PAUSED: 'a rollout paused itself because too many devices of an open wave failed',
+  ERR_AGENT_TRANSITION: 'the agent\'s state machine has no transition for an event in its current state (a bug: reported loudly, never ignored)',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
