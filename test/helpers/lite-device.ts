@@ -17,7 +17,7 @@ import {
   Ed25519KeySet, type Ed25519KeyPair,
 } from '../../agent/src/sign/index';
 import {
-  MessageGate, MqttChannel, NonceStore, wavePlacement, type Announcement, type Command, type DeviceState, type EventBody, type StateReport,
+  MessageGate, MqttChannel, NonceStore, wavePlacement, type StoreFs, type Announcement, type Command, type DeviceState, type EventBody, type StateReport,
 } from '../../agent/src/channel/index';
 
 export interface LiteDeviceOptions {
@@ -38,6 +38,17 @@ export interface LiteDeviceOptions {
   verdict?: (commit: string) => true | string[];
   protocolVersion?: 4 | 5;
   clockSkewSeconds?: number;
+  /** Where the replay store is kept (default files under `dir`; the benchmark keeps it in memory). */
+  storeFs?: StoreFs;
+}
+
+/** A replay-store file system in memory. */
+export function memoryStoreFs(): StoreFs {
+  const files = new Map<string, Uint8Array>();
+  return {
+    readFile: async (p) => files.get(p),
+    writeFileAtomic: async (p, d) => { files.set(p, Uint8Array.from(d)); },
+  };
 }
 
 export class LiteDevice {
@@ -63,7 +74,7 @@ export class LiteDevice {
   }
 
   static async create(o: LiteDeviceOptions): Promise<LiteDevice> {
-    const store = await NonceStore.open({ path: join(o.dir, `${o.id}.replay.json`) });
+    const store = await NonceStore.open({ path: join(o.dir, `${o.id}.replay.json`), ...(o.storeFs ? { fs: o.storeFs } : {}) });
     const device = { id: o.id, fleet: o.fleet, hardware: o.hardware, tags: o.tags };
     const gate = new MessageGate({
       device, store, clockSkewSeconds: o.clockSkewSeconds ?? 300,
