@@ -55,13 +55,53 @@ function matchLength(old: Uint8Array, a: number, nw: Uint8Array, b: number): num
 }
 
 /**
- * Finds the longest prefix of new[scan..] that occurs in old, by binary
- * search over the suffix array. Returns its length; its old position is
- * left in `found.pos`.
+ * Where the suffixes starting with each two-byte prefix lie in the suffix
+ * array: `lo[k]`..`hi[k]` (exclusive), `lo[k] = -1` when none does. All
+ * suffixes sharing a prefix are adjacent in the array, so a search for a
+ * string starting with that prefix only needs to look inside its bucket.
  */
-function search(sa: Int32Array, old: Buffer, nw: Buffer, scan: number, found: { pos: number }): number {
+interface Buckets {
+  lo: Int32Array;
+  hi: Int32Array;
+  /** Any position holding each byte value, or -1. */
+  byte: Int32Array;
+}
+
+function buckets(sa: Int32Array, old: Uint8Array): Buckets {
+  const lo = new Int32Array(65536).fill(-1);
+  const hi = new Int32Array(65536);
+  const byte = new Int32Array(256).fill(-1);
+  const n = old.length;
+  for (let i = 0; i < sa.length; i++) {
+    const p = sa[i];
+    if (p < n && byte[old[p]] < 0) byte[old[p]] = p;
+    if (p + 2 > n) continue;
+    const k = (old[p] << 8) | old[p + 1];
+    if (lo[k] < 0) lo[k] = i;
+    hi[k] = i + 1;
+  }
+  return { lo, hi, byte };
+}
+
+/**
+ * Finds the longest prefix of new[scan..] that occurs in old, by binary
+ * search over the suffix array (inside the bucket of its first two bytes).
+ * Returns its length; its old position is left in `found.pos`.
+ */
+function search(sa: Int32Array, b: Buckets, old: Buffer, nw: Buffer, scan: number, found: { pos: number }): number {
   let st = 0;
   let en = old.length;
+  if (scan + 2 <= nw.length) {
+    const k = (nw[scan] << 8) | nw[scan + 1];
+    if (b.lo[k] < 0) {
+      // No two-byte match: the best is one byte, or none.
+      const p = b.byte[nw[scan]];
+      found.pos = p < 0 ? 0 : p;
+      return p < 0 ? 0 : 1;
+    }
+    st = b.lo[k];
+    en = b.hi[k] - 1;
+  }
   while (en - st >= 2) {
     const mid = st + ((en - st) >>> 1);
     const p = sa[mid];
@@ -90,6 +130,7 @@ export function bsdiff(oldData: Uint8Array, newData: Uint8Array): Uint8Array {
   const oldSize = old.length;
   const newSize = nw.length;
   const sa = suffixArray(old);
+  const bk = buckets(sa, old);
   const out = new Sink();
   const found = { pos: 0 };
 
@@ -104,7 +145,7 @@ export function bsdiff(oldData: Uint8Array, newData: Uint8Array): Uint8Array {
     scan += len;
     let scsc = scan;
     for (; scan < newSize; scan++) {
-      len = search(sa, old, nw, scan, found);
+      len = search(sa, bk, old, nw, scan, found);
       pos = found.pos;
       // How many of the bytes the exact match covers would the previous
       // alignment (lastOffset) also have matched?
