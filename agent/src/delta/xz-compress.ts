@@ -18,6 +18,18 @@ export interface XzCompressOptions {
   check?: 'none' | 'crc32' | 'crc64' | 'sha256';
   /** The xz program (default `xz` from PATH). */
   xzPath?: string;
+  /** LZMA2 dictionary size in bytes (default: the preset's); a smaller one costs the decoder less memory. */
+  dictSize?: number;
+  /** The preset's "extreme" variant (slower, slightly smaller). */
+  extreme?: boolean;
+  /** Put the x86 branch filter before LZMA2 (x86 machine code compresses better). */
+  x86?: boolean;
+  /** LZMA literal context bits (0-4), literal position bits (0-4; lc + lp <= 4), position bits (0-4). */
+  lc?: number;
+  lp?: number;
+  pb?: number;
+  /** Match finder "nice length" (2-273): longer finds longer matches, slower. */
+  nice?: number;
 }
 
 /**
@@ -31,7 +43,20 @@ export function xzCompress(data: Uint8Array, opts: XzCompressOptions = {}): Prom
   if (!Number.isInteger(preset) || preset < 0 || preset > 9) throw new CanopyError('ERR_INVALID_ARGUMENT', `xz preset must be 0-9, got ${preset}`);
   const check = opts.check ?? 'crc64';
   const prog = opts.xzPath ?? 'xz';
-  const args = ['--compress', '--stdout', '--format=xz', `--check=${check}`, `-${preset}`, '--threads=1', '--no-warn', '-'];
+  if (opts.dictSize !== undefined && (!Number.isInteger(opts.dictSize) || opts.dictSize < 4096 || opts.dictSize > 1536 * 1024 * 1024)) {
+    throw new CanopyError('ERR_INVALID_ARGUMENT', `xz dictionary size must be 4 KiB - 1.5 GiB, got ${opts.dictSize}`);
+  }
+  const tuning: string[] = [];
+  for (const [k, lo, hi] of [['lc', 0, 4], ['lp', 0, 4], ['pb', 0, 4], ['nice', 2, 273]] as const) {
+    const v = opts[k];
+    if (v === undefined) continue;
+    if (!Number.isInteger(v) || v < lo || v > hi) throw new CanopyError('ERR_INVALID_ARGUMENT', `xz ${k} must be ${lo}-${hi}, got ${v}`);
+    tuning.push(`,${k}=${v}`);
+  }
+  if ((opts.lc ?? 3) + (opts.lp ?? 0) > 4) throw new CanopyError('ERR_INVALID_ARGUMENT', 'xz lc + lp must not exceed 4');
+  const lzma2 = `--lzma2=preset=${preset}${opts.extreme ? 'e' : ''}${opts.dictSize !== undefined ? `,dict=${opts.dictSize}` : ''}${tuning.join('')}`;
+  const filters = opts.x86 ? ['--x86', lzma2] : [lzma2];
+  const args = ['--compress', '--stdout', '--format=xz', `--check=${check}`, ...filters, '--threads=1', '--no-warn', '-'];
   return new Promise((resolve, reject) => {
     const child = spawn(prog, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
