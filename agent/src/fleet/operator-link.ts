@@ -65,6 +65,10 @@ export class OperatorLink {
   readonly #events = new Set<Listener<DeviceEvent>>();
   readonly #retained = new Map<string, Set<Listener<Buffer>>>();
   readonly #latest = new Map<string, Buffer>();
+  /** Every device's latest state, once the fleet is watched (replayed to later watchers). */
+  readonly #deviceStates = new Map<string, DeviceState>();
+  #statesWatched = false;
+  #eventsWatched = false;
   readonly #syncWaiters = new Map<string, () => void>();
   #lastMessage = 0;
   /** Messages dropped because they were malformed or claimed another device. */
@@ -145,6 +149,7 @@ export class OperatorLink {
         this.dropped++;
         return;
       }
+      this.#deviceStates.set(v.value.device, v.value);
       for (const cb of this.#states) cb(v.value);
     } else {
       const v = validateDeviceEvent(doc);
@@ -187,17 +192,28 @@ export class OperatorLink {
     }
   }
 
-  /** Subscribes to every device's state and events; resolves when the retained states have arrived. */
+  /**
+   * Subscribes to every device's state (and events); resolves when the
+   * retained states have arrived, each given to the state listeners. When
+   * the fleet is already watched, the states the link has seen are given
+   * again instead (the broker would not resend them).
+   */
   async watchFleet(opts: { events?: boolean } = {}): Promise<void> {
-    const subs: Record<string, { qos: 1 }> = { [`${this.topics.prefix}/devices/+/state`]: { qos: 1 } };
-    if (opts.events !== false) subs[`${this.topics.prefix}/devices/+/events`] = { qos: 1 };
-    await this.#client.subscribeAsync(subs);
+    const replay = this.#statesWatched;
+    const subs: Record<string, { qos: 1 }> = {};
+    if (!this.#statesWatched) subs[`${this.topics.prefix}/devices/+/state`] = { qos: 1 };
+    if (opts.events !== false && !this.#eventsWatched) subs[`${this.topics.prefix}/devices/+/events`] = { qos: 1 };
+    if (Object.keys(subs).length > 0) await this.#client.subscribeAsync(subs);
+    this.#statesWatched = true;
+    if (opts.events !== false) this.#eventsWatched = true;
     await this.sync();
+    if (replay) for (const st of [...this.#deviceStates.values()]) for (const cb of [...this.#states]) cb(st);
   }
 
   /** Subscribes to events only (e.g. to wait for acknowledgements). */
   async watchEvents(): Promise<void> {
-    await this.#client.subscribeAsync(`${this.topics.prefix}/devices/+/events`, { qos: 1 });
+    if (!this.#eventsWatched) await this.#client.subscribeAsync(`${this.topics.prefix}/devices/+/events`, { qos: 1 });
+    this.#eventsWatched = true;
     await this.sync();
   }
 
