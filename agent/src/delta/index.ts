@@ -4,8 +4,11 @@
  * the generator; operator-only code (bsdiff, xz compression) is exported
  * from `./generate` instead, so the device bundle never includes it.
  *
- * Applying a delta into a repository is the next layer: it feeds
- * {@link decodeOps} operations to the repository's object writer.
+ * Applying: {@link openDelta} checks a superblock against the trusted
+ * target commit; {@link applyDeltaParts} runs its parts into a bare or
+ * bare-user-only repository through a {@link DeltaObjectSink} with parts
+ * from a {@link PartSource}; {@link applyStaticDeltaOffline} is the whole
+ * `ostree static-delta apply-offline` flow.
  */
 export { readVarint, encodeVarint, MAX_VARINT_BYTES, type VarintRead } from './varint';
 export { xzDecompress, isXz, type XzDecompressOptions } from './xz';
@@ -25,3 +28,13 @@ export {
   type DeltaPart, type DeltaMode,
 } from './part';
 export { decodeOps, decodeAllOps, type DeltaOp } from './ops';
+export { openDelta, isSignedSuperblock, openedDeltaDir, type OpenedDelta, type OpenDeltaOptions } from './open-delta';
+export { DEFAULT_DELTA_LIMITS, resolveDeltaLimits, partDecompressLimit, type DeltaLimits } from './apply-limits';
+export { directoryPartSource, type PartSource } from './part-source';
+export { transactionSink, checkStorable, type DeltaObjectSink } from './object-sink';
+export { executePart, type PartExecution, type ExecuteContext } from './part-executor';
+export { SourceReader } from './source-reader';
+export {
+  applyDeltaParts, applyStaticDeltaOffline, assertDeltaTarget, checkFreeSpace,
+  type ApplyPartsOptions, type ApplyPartsResult, type OfflineApplyOptions, type OfflineApplyResult, type DeltaApplyProgress,
+} from './apply';
