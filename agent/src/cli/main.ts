@@ -26,6 +26,7 @@ import { revParseCommand } from './rev-parse';
 import { rolloutCommand } from './rollout';
 import { serveCommand } from './serve';
 import { showCommand } from './show';
+import { staticDeltaCommand } from './static-delta';
 import { signCommand } from './sign';
 import { summaryCommand } from './summary';
 
@@ -36,7 +37,7 @@ export const VERSION: string = typeof __CANOPY_VERSION__ === 'string' ? __CANOPY
 
 export const COMMANDS: readonly Command[] = [
   initCommand, commitCommand, logCommand, lsCommand, catCommand, showCommand, refsCommand, revParseCommand,
-  checkoutCommand, fsckCommand, pruneCommand, summaryCommand, remoteCommand, pullCommand, pullLocalCommand,
+  checkoutCommand, fsckCommand, pruneCommand, summaryCommand, staticDeltaCommand, remoteCommand, pullCommand, pullLocalCommand,
   keysCommand, signCommand, serveCommand, rolloutCommand, fleetCommand, demoCommand,
 ];
 

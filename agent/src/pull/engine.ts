@@ -166,9 +166,9 @@ class PullRun {
     if (bindRef && t.ref) checkNotDowngrade({ checksum: c, commit }, current, t.ref, this.opts.allowDowngrade ?? false);
     if (!stored) {
       writeFileSync(partialPath(this.repo, c), '');
-      this.writer.writeMetadata(ObjectType.COMMIT, c, bytes);
+      await this.writer.writeMetadata(ObjectType.COMMIT, c, bytes);
     }
-    if (meta && !meta.equals(this.repo.readCommitMeta(c) ?? Buffer.alloc(0))) this.writer.writeCommitMeta(c, meta);
+    if (meta && !meta.equals(this.repo.readCommitMeta(c) ?? Buffer.alloc(0))) await this.writer.writeCommitMeta(c, meta);
     return commit;
   }
 
@@ -270,7 +270,7 @@ class PullRun {
       if (isCanopyError(e)) throw new CanopyError(e.code, `${name}: ${e.message}`, { ...e.details, checksum: t.checksum }, { cause: e });
       throw e;
     }
-    this.writer.writeMetadata(t.type, t.checksum, bytes);
+    await this.writer.writeMetadata(t.type, t.checksum, bytes);
     this.metadataDone++;
     if (tree) this.scanFetchedTree(tree);
   }
@@ -304,8 +304,8 @@ class PullRun {
     try {
       const { header, dataOffset } = await verifyArchiveFile(checksum, file!, maxContent);
       checkStorable(mode, checksum, header);
-      if (mode === 'archive') this.writer.adoptArchiveFile(checksum, file!);
-      else await this.writer.writeFromArchiveFile(checksum, header, header.size, file!, dataOffset);
+      if (mode === 'archive') await this.writer.adoptArchiveFile(checksum, file!);
+      else await this.writer.writeFromArchiveFile(checksum, header, file!, dataOffset);
     } finally {
       rmSync(file!, { force: true });
     }
@@ -381,16 +381,12 @@ export async function runPull(repo: Repo, source: ObjectSource, targets: readonl
     const first = run.fail(e);
     await run.drain().catch(() => undefined);
     // Keep the complete, verified objects (a rerun need not fetch them again).
-    try {
-      writer.finish();
-    } catch {
-      writer.abort();
-    }
+    await writer.finish().catch(() => writer.abort());
     throw first;
   }
   run.phase = 'finishing';
   run.progress();
-  writer.finish();
+  await writer.finish();
   for (const c of run.completed()) rmSync(partialPath(repo, c), { force: true });
   const refs: PulledRef[] = [];
   const commits: string[] = [];

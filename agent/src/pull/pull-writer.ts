@@ -1,124 +1,173 @@
 /**
- * Storing what a pull verified. Metadata goes through the repository's
- * {@link Transaction}. File objects are staged by this writer in the pull's
- * own scratch directory (`tmp/staging-<pid>-pull-…`, removed like any dead
- * staging directory), with asynchronous file-system calls: creating
- * thousands of files is mostly kernel time, and doing it on the thread pool
- * keeps the main thread fetching, inflating and hashing meanwhile (the
- * synchronous writes of the Transaction made a pull of a Debian root
- * file system about a third slower). An archive repository keeps fetched
- * `.filez` objects exactly as they came (after verification); bare
- * repositories get real files with the header's mode (and, in `bare`, owner
- * and xattrs, applied in one `setfattr` batch). Staged files are renamed
- * into `objects/` at each checkpoint. The scratch directory also holds
- * bodies spooled to disk.
+ * Storing what a pull verified, fast and crash-safe.
  *
- * Checkpoints: every `checkpointIntervalMs` the staged objects are made
- * durable and moved into `objects/` and a new transaction starts, so a pull
- * killed with SIGKILL loses at most one interval of work. This is safe
- * because the commit is marked partial (`state/<c>.commitpartial`) until
- * its whole tree is stored, and refs move only at the very end.
+ * Objects are staged in the pull's own scratch directory
+ * (`tmp/staging-<pid>-pull-…`, removed like any dead staging directory)
+ * with asynchronous file-system calls: creating thousands of files is
+ * mostly kernel time, and doing it on the thread pool keeps the main
+ * thread fetching, inflating and hashing meanwhile. Metadata objects are
+ * their GVariant bytes; an archive repository keeps fetched `.filez`
+ * objects exactly as they came; bare repositories get real files with the
+ * header's mode, mtime 0 and (in `bare`) owner and xattrs, the xattrs
+ * applied in one `setfattr` batch, as the repository's Transaction writes
+ * them.
+ *
+ * Checkpoints move staged objects into `objects/`: flush the staging
+ * directory's file system (one `syncfs`, run as a child process without
+ * blocking the pull), then rename. Every `checkpointIntervalMs` this runs
+ * in the background, so a pull killed with SIGKILL loses at most about one
+ * interval of work; {@link finish} runs a last one and flushes the renames
+ * before the caller moves refs. Only objects whose write completed are
+ * moved, and nothing reaches `objects/` unflushed. This is safe because a
+ * commit stays marked partial (`state/<c>.commitpartial`) until its whole
+ * tree is stored, and refs move only at the very end.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
-import { chmod, chown, lchown, symlink, utimes, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { chmod, chown, lchown, open, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInflateRaw } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { createInflateRaw, deflateRaw } from 'node:zlib';
 import { CanopyError, ioError } from '../core/errors';
-import { isLinkMode, ObjectType, objectRelPath, type FileHeader, type Xattr } from '../objects/index';
-import { applyXattrs, fsyncDir, syncFilesystem, Transaction, type Repo } from '../repo/index';
+import { archiveHeaderBytes, isLinkMode, ObjectType, objectExtension, objectRelPath, type FileHeader, type Xattr } from '../objects/index';
+import { applyXattrs, cleanStaleStaging, type Repo } from '../repo/index';
+import { writeObjectFile } from './object-file';
 import type { PullObjectWriter } from './types';
 
-const UMASK = process.umask();
+const deflateRawAsync = promisify(deflateRaw);
+
+/** Runs `sync -f PATH` (syncfs) without blocking; falls back to fsync of each file. */
+function syncFs(path: string, files: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sync', ['-f', path], { stdio: 'ignore' });
+    const fallback = (): void => {
+      Promise.all(files.map(async (f) => {
+        const h = await open(f, 'r');
+        try {
+          await h.sync();
+        } finally {
+          await h.close();
+        }
+      })).then(() => resolve(), (e) => reject(ioError(e, 'fsync', path)));
+    };
+    child.on('error', fallback);
+    child.on('exit', (code) => (code === 0 ? resolve() : fallback()));
+  });
+}
+
+interface Staged {
+  /** Path inside the scratch directory. */
+  readonly file: string;
+  /** `objects/ab/cdef….ext`, relative to the repository. */
+  readonly rel: string;
+  /** The write finished (only then may it be moved). */
+  done: boolean;
+}
 
 export class PullWriter implements PullObjectWriter {
-  private tx: Transaction;
-  /** File objects staged by this writer: checksum -> staged path. */
-  private readonly raw = new Map<string, string>();
+  /** Staged objects by `<checksum>.<ext>`. */
+  private readonly staged = new Map<string, Staged>();
   private readonly xattrQueue: Array<[string, readonly Xattr[]]> = [];
+  private readonly subdirs = new Set<string>();
   private readonly isRoot = process.getuid?.() === 0;
-  private busy = 0;
   private last: number;
+  private running: Promise<void> | undefined;
+  private failure: unknown;
   private closed = false;
   /** Objects moved into `objects/` so far. */
   written = 0;
   readonly scratch: string;
   readonly spoolDir: string;
+  private readonly objectsDir: string;
 
   constructor(readonly repo: Repo, private readonly checkpointIntervalMs: number, private readonly now: () => number = Date.now) {
-    this.tx = new Transaction(repo);
+    cleanStaleStaging(repo);
     this.scratch = join(repo.tmpDir, `staging-${process.pid}-pull-${randomBytes(6).toString('hex')}`);
     this.spoolDir = join(this.scratch, 'spool');
+    this.objectsDir = join(this.scratch, 'objects');
     try {
       mkdirSync(this.spoolDir, { recursive: true });
-      mkdirSync(join(this.scratch, 'objects'));
+      mkdirSync(this.objectsDir);
     } catch (e) {
       throw ioError(e, 'create pull scratch directory', this.scratch);
     }
     this.last = now();
   }
 
+  private key(checksum: string, type: ObjectType): string {
+    return `${checksum}.${objectExtension(type, this.repo.mode)}`;
+  }
+
   has(type: ObjectType, checksum: string): boolean {
-    if (type === ObjectType.FILE && this.raw.has(checksum)) return true;
-    return this.tx.has(checksum, type);
+    return this.staged.has(this.key(checksum, type)) || this.repo.hasObject(checksum, type);
   }
 
-  writeMetadata(type: ObjectType, _checksum: string, bytes: Uint8Array): void {
-    this.tx.writeMetadata(type, bytes);
+  /** Stages a metadata object (the caller checked its hash and structure). */
+  async writeMetadata(type: ObjectType, checksum: string, bytes: Uint8Array): Promise<void> {
+    if (this.has(type, checksum)) return;
+    await this.stage(checksum, type, (p) => writeObjectFile(p, bytes, { mode: 0o644, zeroTime: this.repo.mode !== 'archive' }));
   }
 
-  writeCommitMeta(commit: string, bytes: Uint8Array): void {
-    this.tx.writeCommitMeta(commit, bytes);
+  /** Stages (or replaces) a commit's detached metadata. */
+  async writeCommitMeta(commit: string, bytes: Uint8Array): Promise<void> {
+    const key = this.key(commit, ObjectType.COMMIT_META);
+    const old = this.staged.get(key);
+    if (old && !old.done) throw new CanopyError('ERR_INVALID_ARGUMENT', `detached metadata of ${commit} is being written already`, { commit });
+    this.staged.delete(key);
+    if (old) rmSync(old.file, { force: true });
+    await this.stage(commit, ObjectType.COMMIT_META, (p) => writeObjectFile(p, bytes, { mode: 0o644, zeroTime: this.repo.mode !== 'archive' }));
   }
 
   /** Stores a verified file object: a real file in bare repositories, compressed in archive ones. */
   async writeContent(checksum: string, header: FileHeader, content: Uint8Array): Promise<void> {
+    if (this.has(ObjectType.FILE, checksum)) return;
     if (this.repo.mode === 'archive') {
-      this.busy++;
-      try {
-        await this.tx.writeFileObject(checksum, header, content);
-      } finally {
-        this.busy--;
-      }
+      // A plain (local) source into an archive repository: compress as the commit writer does.
+      const body = isLinkMode(header.mode) ? new Uint8Array(0) : await deflateRawAsync(content, { level: 6 });
+      const bytes = Buffer.concat([archiveHeaderBytes(header, isLinkMode(header.mode) ? 0 : content.length), body]);
+      await this.stage(checksum, ObjectType.FILE, (p) => writeObjectFile(p, bytes, { mode: 0o644 }));
       return;
     }
-    await this.stage(checksum, async (p) => {
-      const owner = this.ownerFor(header);
-      if (isLinkMode(header.mode)) {
-        await symlink(header.symlinkTarget, p);
-        if (owner) await lchown(p, owner.uid, owner.gid);
-      } else {
-        const perm = header.mode & 0o7777;
-        await writeFile(p, content, { mode: perm, flag: 'wx' });
-        if (owner) await chown(p, owner.uid, owner.gid);
-        // open() applies the umask, and chown clears setuid/setgid bits.
-        if ((perm & UMASK) !== 0 || (owner && (perm & 0o6000) !== 0)) await chmod(p, perm);
-        await utimes(p, 0, 0);
-      }
+    await this.stage(checksum, ObjectType.FILE, async (p) => {
+      if (isLinkMode(header.mode)) return this.makeSymlink(p, header);
+      await writeObjectFile(p, content, { mode: header.mode & 0o7777, owner: this.ownerFor(header), zeroTime: true });
       if (this.repo.mode === 'bare' && header.xattrs.length) this.xattrQueue.push([p, header.xattrs]);
     });
   }
 
   /** Archive repositories: keeps a verified `.filez` as fetched. */
   async writeArchiveRaw(checksum: string, raw: Uint8Array): Promise<void> {
-    await this.stage(checksum, (p) => writeFile(p, raw, { mode: 0o644, flag: 'wx' }));
+    if (this.has(ObjectType.FILE, checksum)) return;
+    await this.stage(checksum, ObjectType.FILE, (p) => writeObjectFile(p, raw, { mode: 0o644 }));
   }
 
-  /** Writes one staged file; a failed write leaves nothing staged. */
-  private async stage(checksum: string, write: (path: string) => Promise<void>): Promise<void> {
+  /** Archive repositories: adopts a verified spooled `.filez` (the file is moved). */
+  async adoptArchiveFile(checksum: string, path: string): Promise<void> {
     if (this.has(ObjectType.FILE, checksum)) return;
-    const p = join(this.scratch, 'objects', `${checksum}.${this.repo.mode === 'archive' ? 'filez' : 'file'}`);
-    this.raw.set(checksum, p);
-    this.busy++;
-    try {
-      await write(p);
-    } catch (e) {
-      this.raw.delete(checksum);
-      rmSync(p, { force: true });
-      throw ioError(e, 'write object', p);
-    } finally {
-      this.busy--;
-    }
+    await this.stage(checksum, ObjectType.FILE, async (p) => renameSync(path, p));
+  }
+
+  /** Bare repositories: writes a verified spooled `.filez`'s content, inflating it again as a stream. */
+  async writeFromArchiveFile(checksum: string, header: FileHeader, path: string, dataOffset: number): Promise<void> {
+    if (this.has(ObjectType.FILE, checksum)) return;
+    await this.stage(checksum, ObjectType.FILE, async (p) => {
+      if (isLinkMode(header.mode)) return this.makeSymlink(p, header);
+      await pipeline(createReadStream(path, { start: dataOffset, highWaterMark: 1 << 20 }), createInflateRaw(), createWriteStream(p, { mode: header.mode & 0o7777, flags: 'wx' }));
+      const perm = header.mode & 0o7777;
+      const owner = this.ownerFor(header);
+      if (owner) await chown(p, owner.uid, owner.gid);
+      await chmod(p, perm);
+      await utimes(p, 0, 0);
+      if (this.repo.mode === 'bare' && header.xattrs.length) this.xattrQueue.push([p, header.xattrs]);
+    });
+  }
+
+  private async makeSymlink(p: string, header: FileHeader): Promise<void> {
+    await symlink(header.symlinkTarget, p);
+    const owner = this.ownerFor(header);
+    if (owner) await lchown(p, owner.uid, owner.gid);
   }
 
   private ownerFor(h: FileHeader): { uid: number; gid: number } | undefined {
@@ -130,87 +179,83 @@ export class PullWriter implements PullObjectWriter {
     return { uid: h.uid, gid: h.gid };
   }
 
-  /** Archive repositories: adopts a verified spooled `.filez` (the file is moved). */
-  adoptArchiveFile(checksum: string, path: string): void {
-    if (this.has(ObjectType.FILE, checksum)) {
-      rmSync(path, { force: true });
-      return;
+  /** Writes one staged object; a failed write leaves nothing staged. */
+  private async stage(checksum: string, type: ObjectType, write: (path: string) => Promise<void>): Promise<void> {
+    const key = this.key(checksum, type);
+    // One directory per leading byte, as in objects/: thousands of files in one directory contend on its lock.
+    const sub = join(this.objectsDir, checksum.slice(0, 2));
+    if (!this.subdirs.has(sub)) {
+      mkdirSync(sub, { recursive: true });
+      this.subdirs.add(sub);
     }
-    const p = join(this.scratch, 'objects', `${checksum}.filez`);
-    renameSync(path, p);
-    this.raw.set(checksum, p);
-  }
-
-  /** Bare repositories: writes a verified spooled `.filez`'s content, inflating it again as a stream. */
-  async writeFromArchiveFile(checksum: string, header: FileHeader, size: number, path: string, dataOffset: number): Promise<void> {
-    this.busy++;
+    const s: Staged = { file: join(sub, key), rel: objectRelPath(checksum, type, this.repo.mode), done: false };
+    this.staged.set(key, s);
     try {
-      const content = createReadStream(path, { start: dataOffset, highWaterMark: 1 << 20 }).pipe(createInflateRaw());
-      await this.tx.writeFileObjectStream(checksum, header, size, content);
-    } finally {
-      this.busy--;
+      await write(s.file);
+      s.done = true;
+    } catch (e) {
+      this.staged.delete(key);
+      rmSync(s.file, { force: true });
+      throw e instanceof CanopyError ? e : ioError(e, 'write object', s.file);
     }
   }
 
-  /** Checkpoints when the interval has passed and no write is in flight. */
+  /** Starts a background checkpoint when the interval has passed and none is running. */
   maybeCheckpoint(): void {
-    if (this.busy === 0 && this.now() - this.last >= this.checkpointIntervalMs) this.checkpoint();
-  }
-
-  /** Makes everything staged durable and moves it into `objects/`. */
-  checkpoint(): void {
-    const fsync = this.repo.fsyncEnabled;
-    if (this.xattrQueue.length) applyXattrs(this.xattrQueue.splice(0));
-    if (this.raw.size > 0) {
-      if (fsync && !syncFilesystem(this.scratch)) {
-        for (const p of this.raw.values()) fsyncFile(p);
-      }
-      const dirs = new Set<string>();
-      for (const [checksum, p] of this.raw) {
-        const dest = join(this.repo.path, objectRelPath(checksum, ObjectType.FILE, this.repo.mode));
-        const dir = dest.slice(0, dest.lastIndexOf('/'));
-        if (!dirs.has(dir) && !existsSync(dir)) mkdirSync(dir, { recursive: true });
-        dirs.add(dir);
-        try {
-          renameSync(p, dest);
-        } catch (e) {
-          throw ioError(e, 'move object into place', dest);
-        }
-      }
-      this.written += this.raw.size;
-      this.raw.clear();
-      if (fsync && this.tx.stagedCount === 0 && !syncFilesystem(this.repo.path)) for (const d of dirs) fsyncDir(d);
-    }
-    this.written += this.tx.commit();
-    this.tx = new Transaction(this.repo);
+    if (this.running || this.closed || this.now() - this.last < this.checkpointIntervalMs) return;
     this.last = this.now();
+    this.running = this.checkpoint(false).catch((e) => {
+      this.failure ??= e;
+    }).finally(() => {
+      this.running = undefined;
+    });
   }
 
-  /** Final checkpoint; removes the scratch directory. */
-  finish(): void {
-    this.checkpoint();
+  /** Flushes the completed staged objects and moves them into `objects/`; with `final`, flushes the renames too. */
+  private async checkpoint(final: boolean): Promise<void> {
+    const ready = [...this.staged.entries()].filter(([, s]) => s.done);
+    if (ready.length === 0) return;
+    const xattrs = this.xattrQueue.splice(0);
+    if (xattrs.length) applyXattrs(xattrs);
+    const fsync = this.repo.fsyncEnabled;
+    if (fsync) await syncFs(this.scratch, ready.map(([, s]) => s.file));
+    const dirs = new Set<string>();
+    for (const [key, s] of ready) {
+      const dest = join(this.repo.path, s.rel);
+      const dir = dest.slice(0, dest.lastIndexOf('/'));
+      if (!dirs.has(dir) && !existsSync(dir)) mkdirSync(dir, { recursive: true });
+      dirs.add(dir);
+      try {
+        renameSync(s.file, dest);
+      } catch (e) {
+        throw ioError(e, 'move object into place', dest);
+      }
+      this.staged.delete(key);
+      this.written++;
+    }
+    if (fsync && final) await syncFs(this.repo.path, [...dirs]);
+  }
+
+  /** Waits for a background checkpoint, then checkpoints everything (durably) and removes the scratch directory. */
+  async finish(): Promise<void> {
+    await this.running;
+    if (this.failure) throw this.failure;
+    const pending = [...this.staged.values()].filter((s) => !s.done);
+    if (pending.length) throw new CanopyError('ERR_INVALID_ARGUMENT', `${pending.length} objects are still being written`);
+    await this.checkpoint(true);
     this.close();
   }
 
-  /** Drops what is staged but not yet checkpointed. */
-  abort(): void {
-    this.tx.abort();
+  /** Drops what is staged but not yet checkpointed (after any running checkpoint). */
+  async abort(): Promise<void> {
+    await this.running;
     this.close();
   }
 
   private close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.tx.abort();
+    this.staged.clear();
     rmSync(this.scratch, { recursive: true, force: true });
-  }
-}
-
-function fsyncFile(p: string): void {
-  const fd = openSync(p, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

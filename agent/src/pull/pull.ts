@@ -155,7 +155,7 @@ export async function pull(repo: Repo, remoteName: string, refs: readonly string
       remote: remote.name, ...r, bytesTransferred: fetcher.bytes, requests: fetcher.requests, durationMs: now() - started,
     };
   } finally {
-    if (!handedOver) writer.abort();
+    if (!handedOver) await writer.abort();
     opts.signal?.removeEventListener('abort', onAbort);
     if (ownClient) await client.close().catch(() => undefined);
   }
