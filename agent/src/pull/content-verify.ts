@@ -11,7 +11,7 @@
  * fsck would then reject.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { createInflateRaw, inflateRaw, inflateRawSync } from 'node:zlib';
@@ -103,6 +103,7 @@ export async function verifyArchiveFile(checksum: string, path: string, maxConte
   checkSize(checksum, header.size, maxContentSize);
   const hash = createHash('sha256').update(fileHeaderBytes(header));
   if (isLinkMode(header.mode)) {
+    if (statSync(path).size !== dataOffset) throw invalid(checksum, 'a symlink object carries content bytes');
     const actual = hash.digest('hex');
     if (actual !== checksum) throw mismatch(checksum, actual);
     return { header, dataOffset };

@@ -71,6 +71,7 @@ export class PullWriter implements PullObjectWriter {
   private readonly staged = new Map<string, Staged>();
   private readonly xattrQueue: Array<[string, readonly Xattr[]]> = [];
   private readonly subdirs = new Set<string>();
+  private readonly inflight = new Set<Promise<void>>();
   private readonly isRoot = process.getuid?.() === 0;
   private last: number;
   private running: Promise<void> | undefined;
@@ -180,7 +181,7 @@ export class PullWriter implements PullObjectWriter {
   }
 
   /** Writes one staged object; a failed write leaves nothing staged. */
-  private async stage(checksum: string, type: ObjectType, write: (path: string) => Promise<void>): Promise<void> {
+  private stage(checksum: string, type: ObjectType, write: (path: string) => Promise<void>): Promise<void> {
     const key = this.key(checksum, type);
     // One directory per leading byte, as in objects/: thousands of files in one directory contend on its lock.
     const sub = join(this.objectsDir, checksum.slice(0, 2));
@@ -190,14 +191,22 @@ export class PullWriter implements PullObjectWriter {
     }
     const s: Staged = { file: join(sub, key), rel: objectRelPath(checksum, type, this.repo.mode), done: false };
     this.staged.set(key, s);
-    try {
-      await write(s.file);
-      s.done = true;
-    } catch (e) {
-      this.staged.delete(key);
-      rmSync(s.file, { force: true });
-      throw e instanceof CanopyError ? e : ioError(e, 'write object', s.file);
-    }
+    const p = write(s.file).then(
+      () => {
+        s.done = true;
+      },
+      (e) => {
+        this.staged.delete(key);
+        rmSync(s.file, { force: true });
+        const err = e instanceof CanopyError ? e : ioError(e, 'write object', s.file);
+        // Also kept for finish(): a caller that did not await (a delta applier) must not lose it.
+        this.failure ??= err;
+        throw err;
+      },
+    );
+    this.inflight.add(p);
+    void p.catch(() => undefined).finally(() => this.inflight.delete(p));
+    return p;
   }
 
   /** Starts a background checkpoint when the interval has passed and none is running. */
@@ -238,16 +247,16 @@ export class PullWriter implements PullObjectWriter {
 
   /** Waits for a background checkpoint, then checkpoints everything (durably) and removes the scratch directory. */
   async finish(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
     await this.running;
     if (this.failure) throw this.failure;
-    const pending = [...this.staged.values()].filter((s) => !s.done);
-    if (pending.length) throw new CanopyError('ERR_INVALID_ARGUMENT', `${pending.length} objects are still being written`);
     await this.checkpoint(true);
     this.close();
   }
 
   /** Drops what is staged but not yet checkpointed (after any running checkpoint). */
   async abort(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
     await this.running;
     this.close();
   }

@@ -98,11 +98,16 @@ export interface PullResult {
   readonly deltas: string[];
 }
 
-/** Writing objects during a pull (what a delta applier gets). */
+/**
+ * Writing objects during a pull (what a delta applier gets). Writes are
+ * asynchronous; an object counts as present (`has`) from the call on. A
+ * caller that does not await `writeMetadata` loses nothing: the pull waits
+ * for every write and fails with the first error before any ref moves.
+ */
 export interface PullObjectWriter {
   has(type: ObjectType, checksum: string): boolean;
   /** Stores a metadata object whose sha256 the caller checked. */
-  writeMetadata(type: ObjectType, checksum: string, bytes: Uint8Array): void;
+  writeMetadata(type: ObjectType, checksum: string, bytes: Uint8Array): Promise<void> | void;
   /** Stores a file object whose checksum the caller checked over header and content. */
   writeContent(checksum: string, header: FileHeader, content: Uint8Array): Promise<void>;
 }

@@ -1,0 +1,117 @@
+/**
+ * The pull's object writer: exact modes, owners, mtime 0 and xattrs as a
+ * bare repository stores them; archive objects kept byte for byte; only
+ * completed writes reach `objects/`; an unawaited failed write still fails
+ * the pull; abort leaves nothing behind.
+ */
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
+import { sha256Hex } from '../../../agent/src/core/bytes';
+import { isCanopyError } from '../../../agent/src/core/errors';
+import { archiveHeaderBytes, fileChecksum, ObjectType, serializeDirMeta, type FileHeader } from '../../../agent/src/objects/index';
+import { PullWriter } from '../../../agent/src/pull/pull-writer';
+import { readXattrsOf, Repo } from '../../../agent/src/repo/index';
+
+const hasSetfattr = spawnSync('setfattr', ['--version']).status === 0;
+const isRoot = process.getuid?.() === 0;
+
+describe('pull/pull-writer', () => {
+  let dir: string;
+  let n = 0;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'canopy-writer-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const repo = (mode: 'archive' | 'bare' | 'bare-user-only'): Repo => Repo.init(join(dir, `r${n++}`), { mode });
+
+  it('bare-user-only: exact mode whatever the umask, mtime 0, symlinks; fsck-able checksums', async () => {
+    const r = repo('bare-user-only');
+    const w = new PullWriter(r, 60_000);
+    const h: FileHeader = { uid: 0, gid: 0, mode: 0o100775, symlinkTarget: '', xattrs: [] };
+    const data = Buffer.from('#!/bin/sh\n');
+    const c = fileChecksum(h, data);
+    const l: FileHeader = { uid: 0, gid: 0, mode: 0o120777, symlinkTarget: '../x', xattrs: [] };
+    const lc = fileChecksum(l);
+    await Promise.all([w.writeContent(c, h, data), w.writeContent(lc, l, Buffer.alloc(0))]);
+    assert.equal(w.has(ObjectType.FILE, c), true, 'staged objects count as present');
+    assert.equal(r.hasObject(c, ObjectType.FILE), false, 'not in objects/ before a checkpoint');
+    await w.finish();
+    const st = lstatSync(r.objectPath(c, ObjectType.FILE));
+    assert.equal(st.mode & 0o7777, 0o775);
+    assert.equal(st.mtimeMs, 0);
+    assert.equal(r.readFileObject(c).content.toString(), data.toString());
+    assert.equal(lstatSync(r.objectPath(lc, ObjectType.FILE)).isSymbolicLink(), true);
+    r.readFileObject(lc);
+    assert.equal(existsSync(w.scratch), false, 'scratch removed');
+  });
+
+  it('bare (root): owner, setuid and xattrs survive', async function () {
+    if (!isRoot || !hasSetfattr) this.skip(); // needs root and the Debian package attr
+    const r = repo('bare');
+    const w = new PullWriter(r, 60_000);
+    const h: FileHeader = { uid: 4242, gid: 4343, mode: 0o104755, symlinkTarget: '', xattrs: [{ name: 'user.canopy', value: Buffer.from('yes') }] };
+    const data = Buffer.from('binary');
+    const c = fileChecksum(h, data);
+    await w.writeContent(c, h, data);
+    await w.finish();
+    const p = r.objectPath(c, ObjectType.FILE);
+    const st = lstatSync(p);
+    assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [4242, 4343, 0o4755]);
+    assert.deepEqual(readXattrsOf([p]).get(p)?.map((x) => [x.name, Buffer.from(x.value).toString()]), [['user.canopy', 'yes']]);
+  });
+
+  it('archive: keeps the fetched .filez bytes, and compresses plain content', async () => {
+    const r = repo('archive');
+    const w = new PullWriter(r, 60_000);
+    const h: FileHeader = { uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs: [] };
+    const data = Buffer.from('hello\n');
+    const raw = Buffer.concat([archiveHeaderBytes(h, data.length), deflateRawSync(data, { level: 1 })]);
+    const c = fileChecksum(h, data);
+    await w.writeArchiveRaw(c, raw);
+    const d2 = Buffer.from('other\n');
+    await w.writeContent(fileChecksum(h, d2), h, d2);
+    await w.finish();
+    assert.ok(readFileSync(r.objectPath(c, ObjectType.FILE)).equals(raw));
+    assert.equal(r.readFileObject(fileChecksum(h, d2)).content.toString(), 'other\n');
+  });
+
+  it('checkpoints in the background and moves only completed objects', async () => {
+    const r = repo('bare-user-only');
+    let t = 0;
+    const w = new PullWriter(r, 10, () => t);
+    const meta = serializeDirMeta({ uid: 0, gid: 0, mode: 0o40755, xattrs: [] });
+    const mc = sha256Hex(meta);
+    await w.writeMetadata(ObjectType.DIR_META, mc, meta);
+    w.maybeCheckpoint();
+    assert.equal(r.hasObject(mc, ObjectType.DIR_META), false, 'not before the interval');
+    t = 100;
+    w.maybeCheckpoint();
+    await (w as unknown as { running?: Promise<void> }).running;
+    assert.equal(r.hasObject(mc, ObjectType.DIR_META), true, 'moved by the checkpoint');
+    assert.ok(readFileSync(r.objectPath(mc, ObjectType.DIR_META)).equals(meta));
+    await w.finish();
+  });
+
+  it('a failed write that nobody awaited fails finish(); abort leaves objects/ untouched', async () => {
+    const r = repo('bare-user-only');
+    const w = new PullWriter(r, 60_000);
+    const meta = serializeDirMeta({ uid: 0, gid: 0, mode: 0o40700, xattrs: [] });
+    const mc = sha256Hex(meta);
+    // Something is in the way of the staged file: the write fails (EEXIST).
+    mkdirSync(join(w.scratch, 'objects', mc.slice(0, 2)), { recursive: true });
+    writeFileSync(join(w.scratch, 'objects', mc.slice(0, 2), `${mc}.dirmeta`), 'in the way');
+    void w.writeMetadata(ObjectType.DIR_META, mc, meta);
+    await assert.rejects(w.finish(), (e) => isCanopyError(e, 'ERR_IO'));
+    await w.abort();
+    assert.equal(r.hasObject(mc, ObjectType.DIR_META), false);
+    assert.deepEqual(readdirSync(join(r.path, 'tmp')).filter((x) => x.startsWith('staging-')), []);
+    const w2 = new PullWriter(r, 60_000);
+    await w2.writeMetadata(ObjectType.DIR_META, mc, meta);
+    await w2.abort();
+    assert.equal(r.hasObject(mc, ObjectType.DIR_META), false, 'abort drops what was not checkpointed');
+  });
+});
