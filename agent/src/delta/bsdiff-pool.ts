@@ -96,6 +96,10 @@ export class BsdiffPool {
   private started = false;
   private inlineOnly = false;
   private closed = false;
+  /** Jobs done by worker threads (the rest ran inline). */
+  jobsOnWorkers = 0;
+  /** Jobs run on the calling thread. */
+  jobsInline = 0;
 
   /** @param size worker threads (0: run every job on the calling thread) */
   constructor(readonly size = 2) {
@@ -143,7 +147,10 @@ export class BsdiffPool {
       for (const job of jobs) {
         // Yield between jobs so callers' other work interleaves.
         setImmediate(() => {
-          Promise.resolve(job.load()).then(({ old, nw }) => job.resolve(bsdiffWithCost(old, nw)), job.reject);
+          Promise.resolve(job.load()).then(({ old, nw }) => {
+            this.jobsInline++;
+            job.resolve(bsdiffWithCost(old, nw));
+          }, job.reject);
         });
       }
       return;
@@ -175,7 +182,10 @@ export class BsdiffPool {
     worker.unref();
     this.idle.push(worker);
     if ('error' in r) entry.job.reject(new CanopyError('ERR_INVALID_ARGUMENT', `bsdiff failed: ${r.error}`));
-    else entry.job.resolve({ patch: new Uint8Array(r.patch), patchCost: r.patchCost, rawCost: r.rawCost });
+    else {
+      this.jobsOnWorkers++;
+      entry.job.resolve({ patch: new Uint8Array(r.patch), patchCost: r.patchCost, rawCost: r.rawCost });
+    }
     this.pump();
   }
 

@@ -81,6 +81,8 @@ export interface GenerateDeltaResult {
   /** Sum of the part files' sizes (parts are in the superblock when inline). */
   partsSize: number;
   fallbackSize: number;
+  /** bsdiff jobs run on worker threads and on the main thread (when no worker could start). */
+  bsdiffJobs: { workers: number; inline: number };
 }
 
 const DEFAULTS = { minFallbackSize: 4_000_000, maxChunkSize: 32_000_000, maxBsdiffSize: 128_000_000 };
@@ -309,6 +311,7 @@ export async function generateDelta(repo: Repo, opts: GenerateDeltaOptions): Pro
       fallbacks, counts,
       partsSize: parts.reduce((sum, p) => sum + p.header.size, 0),
       fallbackSize: fallbacks.reduce((sum, f) => sum + f.size, 0),
+      bsdiffJobs: { workers: pool.jobsOnWorkers, inline: pool.jobsInline },
     };
   } finally {
     await pool.close();
