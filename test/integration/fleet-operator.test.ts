@@ -10,7 +10,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCommand, encodeEnvelope, rolloutBucket, signMessage } from '../../agent/src/channel/index';
@@ -145,7 +145,7 @@ describe('fleet operator tools against Mosquitto', function () {
     assert.deepEqual(retained.rollout.waves.map((w) => [w.name, w.open, w.state]), [['canary', false, 'paused'], ['all', false, 'closed']]);
     const report = rolloutReport(retained, view.states(), Date.now());
     assert.equal(report.waves[0].rolledBack, canaries.length);
-    assert.equal(report.waves[1].waiting, ids.length - canaries.length);
+    assert.equal(report.waves[1].waiting, ids.length - canaries.length, JSON.stringify(report.devices));
     // Status through the CLI shows the same counts.
     const st = await canopyAsync(['rollout', 'status', '--json', '--channel=stable', `--fleet=${FLEET}`, `--broker=${broker.url}`, `--sign-key=${keyFile}`]);
     assert.equal(st.status, 0, st.stderr);
@@ -229,5 +229,35 @@ describe('fleet operator tools against Mosquitto', function () {
     const rows = JSON.parse(st.stdout) as Array<{ device: string; lastRefusal?: { reason: string } }>;
     const by = Object.fromEntries(rows.map((r) => [r.device, r.lastRefusal?.reason]));
     assert.deepEqual([by['dev-c'], by['dev-d'], by['dev-e']], ['expired', 'replayed', 'not-for-me']);
+  });
+
+  it('canopy publish: commit, sign, summary and announcement in one step; a re-run changes nothing', async () => {
+    const repo = join(dir, 'repo');
+    const tree = join(dir, 'rootfs');
+    mkdirSync(join(tree, 'usr/bin'), { recursive: true });
+    writeFileSync(join(tree, 'usr/bin/app'), '#!/bin/sh\necho 5.0\n');
+    const init = await canopyAsync(['init', `--repo=${repo}`, '--mode=archive']);
+    assert.equal(init.status, 0, init.stderr);
+    const args = ['publish', `--repo=${repo}`, '--json', '--branch=acme/os', `--tree=dir=${tree}`, '--version=5.0', '--channel=beta', '--waves=canary:10,all:100',
+      '--deltas-from-fleet', `--fleet=${FLEET}`, `--broker=${broker.url}`, `--sign-key=${keyFile}`];
+    const first = await canopyAsync(args);
+    assert.equal(first.status, 0, first.stdout + first.stderr);
+    const r1 = JSON.parse(first.stdout);
+    assert.equal(r1.created, true);
+    assert.equal(r1.announcement.status, 'published');
+    assert.deepEqual(r1.announcement.waves, ['canary', 'all']);
+    assert.ok(r1.deltas.every((d: { status: string }) => d.status === 'skipped'), 'the fleet runs commits this repository does not have');
+    assert.ok(r1.deltas.length >= 1);
+    const a = (await readAnnouncement(link, 'beta', await operatorTrust(keys)))!.announcement;
+    assert.deepEqual([a.commit, a.version, a.ref, a.rollout.waves.map((w) => w.open)], [r1.commit, '5.0', 'acme/os', [true, false]]);
+    const second = await canopyAsync(args);
+    assert.equal(second.status, 0, second.stderr);
+    const r2 = JSON.parse(second.stdout);
+    assert.deepEqual([r2.commit, r2.created, r2.announcement.status], [r1.commit, false, 'unchanged']);
+    const b = (await readAnnouncement(link, 'beta', await operatorTrust(keys)))!.announcement;
+    assert.equal(b.created, a.created, 'the retained announcement was not replaced');
+    const text = await canopyAsync(args.filter((x) => x !== '--json'));
+    assert.match(text.stdout, /commit: acme\/os already holds version 5\.0/);
+    assert.match(text.stdout, /announce: channel beta already offers/);
   });
 });

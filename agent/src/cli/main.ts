@@ -18,6 +18,7 @@ import { logCommand } from './log';
 import { lsCommand } from './ls';
 import { Output, type CliIo } from './output';
 import { pruneCommand } from './prune';
+import { publishCommand } from './publish';
 import { pullCommand } from './pull';
 import { pullLocalCommand } from './pull-local';
 import { refsCommand } from './refs';
@@ -38,7 +39,7 @@ export const VERSION: string = typeof __CANOPY_VERSION__ === 'string' ? __CANOPY
 export const COMMANDS: readonly Command[] = [
   initCommand, commitCommand, logCommand, lsCommand, catCommand, showCommand, refsCommand, revParseCommand,
   checkoutCommand, fsckCommand, pruneCommand, summaryCommand, staticDeltaCommand, remoteCommand, pullCommand, pullLocalCommand,
-  keysCommand, signCommand, serveCommand, rolloutCommand, fleetCommand, demoCommand,
+  keysCommand, signCommand, serveCommand, publishCommand, rolloutCommand, fleetCommand, demoCommand,
 ];
 
 /** `canopy --help`. */

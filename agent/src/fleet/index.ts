@@ -41,3 +41,6 @@ export {
 } from './announcement-store';
 export { runRolloutController, type ControllerOptions, type ControllerResult } from './rollout-controller';
 export { sendCommand, type CommandAnswer, type SendCommandOptions, type SendCommandResult } from './command-sender';
+export {
+  publishRelease, defaultRolloutId, type PublishOptions, type PublishAnnounceOptions, type PublishResult, type DeltaOutcome,
+} from './publish';
