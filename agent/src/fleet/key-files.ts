@@ -11,7 +11,7 @@
  * `keys generate` writes `NAME.secret` and `NAME.pub` side by side; a
  * directory of such pairs is what `keys list` shows.
  */
-import { chmodSync, closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CanopyError, ioError } from '../core/errors';
 import { decodeEd25519SecretKey, encodeEd25519Key, generateEd25519KeyPair, parseEd25519KeyFile, type Ed25519KeyPair } from '../sign/index';
@@ -60,13 +60,19 @@ function writeFileExclusive(path: string, text: string, mode: number): void {
 
 /**
  * Generates an ed25519 key pair and writes `DIR/NAME.secret` (mode 0600)
- * and `DIR/NAME.pub` (mode 0644). Refuses to overwrite either file.
+ * and `DIR/NAME.pub` (mode 0644), creating DIR (0700) when needed. Refuses
+ * to overwrite either file.
  *
  * @throws ERR_INVALID_ARGUMENT for a bad name or when a file exists;
  *   ERR_IO / ERR_PERMISSION when the directory cannot be written.
  */
 export function generateKeyFiles(dir: string, name: string, pair: Ed25519KeyPair = generateEd25519KeyPair()): WrittenKeyPair {
   if (!NAME_RE.test(name)) throw new CanopyError('ERR_INVALID_ARGUMENT', `key name ${JSON.stringify(name)} must be 1-64 letters, digits, '.', '_' or '-'`, { name });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw ioError(e, 'create directory', dir);
+  }
   const secretPath = join(dir, `${name}.secret`);
   const publicPath = join(dir, `${name}.pub`);
   for (const p of [secretPath, publicPath]) {

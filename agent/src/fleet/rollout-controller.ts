@@ -147,15 +147,16 @@ export async function runRolloutController(o: ControllerOptions): Promise<Contro
         throw new CanopyError('ERR_TIMEOUT', `the rollout did not finish within ${Math.round(o.timeoutMs / 1000)} s: ${action.reason}`);
       }
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, o.tickMs ?? 1000);
-        const onAbort = (): void => {
+        const done = (): void => {
           clearTimeout(t);
+          o.signal?.removeEventListener('abort', done);
           resolve();
         };
-        o.signal?.addEventListener('abort', onAbort, { once: true });
+        const t = setTimeout(done, o.tickMs ?? 1000);
+        o.signal?.addEventListener('abort', done, { once: true });
         wake = () => {
-          clearTimeout(t);
-          setTimeout(resolve, 50); // let a burst of states land before deciding
+          wake = undefined;
+          setTimeout(done, 50); // let a burst of states land before deciding
         };
       });
       wake = undefined;
