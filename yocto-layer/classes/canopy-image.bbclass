@@ -12,7 +12,8 @@
 #                 Output: <image>.canopy, a text file with the commit checksum.
 # canopy-sysroot  lays out a device sysroot (/ostree/repo, /ostree/deploy/<os>/...,
 #                 /boot/loader) holding that commit as its only deployment, with
-#                 canopy-agent's admin commands, and writes it as an ext4 file system
+#                 canopy-agent's admin commands (and canopy's remote add and
+#                 pull-local), and writes it as an ext4 file system
 #                 labelled CANOPY_SYSROOT_LABEL: the image to flash once, or to put in
 #                 a wic partition (wic/canopy-sysroot.wks.in).
 #
@@ -46,11 +47,12 @@ CANOPY_COMMIT_VERSION ?= "${DISTRO_VERSION}"
 # Folders that become symlinks into /var or /run, PATH=TARGET (TARGET relative to
 # the link's folder), as OSTree systems have them.
 CANOPY_VAR_LINKS ?= "home=var/home root=var/roothome srv=var/srv mnt=var/mnt media=run/media usr/local=../var/usrlocal"
-# Signing: a file of base64 ed25519 secret keys, or an OpenPGP key id (with an
-# optional GnuPG home). Empty: the commit is not signed.
+# Signing (`canopy sign`): a file of base64 ed25519 secret keys (`canopy keys generate`
+# makes one), and/or an OpenPGP secret key file with an optional passphrase file. Both
+# empty: the commit is not signed.
 CANOPY_ED25519_KEY ?= ""
 CANOPY_GPG_KEY ?= ""
-CANOPY_GPG_HOMEDIR ?= ""
+CANOPY_GPG_PASSPHRASE_FILE ?= ""
 # "parent" (the branch's previous commit), a commit checksum or ref, or empty.
 CANOPY_DELTA_FROM ?= ""
 # An initramfs image recipe to put beside the kernel (usr/lib/modules/<v>/initramfs.img).
@@ -91,7 +93,7 @@ IMAGE_CMD:canopy () {
         --owner-root \
         ${@'--ed25519-key ${CANOPY_ED25519_KEY}' if d.getVar('CANOPY_ED25519_KEY') else ''} \
         ${@'--gpg-key ${CANOPY_GPG_KEY}' if d.getVar('CANOPY_GPG_KEY') else ''} \
-        ${@'--gpg-homedir ${CANOPY_GPG_HOMEDIR}' if d.getVar('CANOPY_GPG_HOMEDIR') else ''} \
+        ${@'--gpg-passphrase-file ${CANOPY_GPG_PASSPHRASE_FILE}' if d.getVar('CANOPY_GPG_PASSPHRASE_FILE') else ''} \
         ${@'--delta-from ${CANOPY_DELTA_FROM}' if d.getVar('CANOPY_DELTA_FROM') else ''} \
         --summary \
         --commit-id-file ${IMGDEPLOYDIR}/${IMAGE_NAME}.canopy \
