@@ -20,8 +20,9 @@ type Handler<K extends EventKind> = (s: AgentState, e: EventOf<K>) => Step;
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** A move to `phase`; the state report goes out first (before a reboot can cut the connection). */
 export function go(s: AgentState, phase: Phase, ...effects: Effect[]): Step {
-  return { state: { ...s, phase }, effects: [...effects, ...(effects.some((e) => e.kind === 'publish-state') ? [] : [{ kind: 'publish-state' } as const])] };
+  return { state: { ...s, phase }, effects: [{ kind: 'publish-state' }, ...effects.filter((e) => e.kind !== 'publish-state')] };
 }
 
 export function stay(s: AgentState, ...effects: Effect[]): Step {

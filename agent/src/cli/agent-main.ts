@@ -19,6 +19,7 @@ import { statusCommand } from './admin/status';
 import { undeployCommand } from './admin/undeploy';
 import { unpinCommand } from './admin/unpin';
 import { upgradeCommand } from './admin/upgrade';
+import { runCommand, simulateBootCommand } from '../agent/index';
 import { CanopyError } from '../core/errors';
 import type { GlobalValues } from './cli-args';
 import type { Command } from './command';
@@ -63,7 +64,9 @@ export function agentHelp(): string {
     'The Canopy agent on the device.',
     '',
     'Commands:',
-    '  admin   Manage deployments (canopy-agent admin --help)',
+    '  admin          Manage deployments (canopy-agent admin --help)',
+    '  run            The update daemon (canopy-agent run --help)',
+    '  simulate-boot  One simulated boot of a sysroot, for tests and demos',
     '',
   ].join('\n');
 }
@@ -93,6 +96,8 @@ export async function agentMain(argv: readonly string[], rawIo: CliIo): Promise<
       (first === undefined ? io.stderr : io.stdout).write(agentHelp());
       return first === undefined ? ExitCode.USAGE : ExitCode.OK;
     }
+    if (first === 'run') return await runCommand(words.slice(1), io, VERSION);
+    if (first === 'simulate-boot') return await simulateBootCommand(words.slice(1), io);
     if (first !== 'admin') return new Output(io, '', wantsJson).error(new CanopyError('ERR_USAGE', `unknown command ${JSON.stringify(first)} (see canopy-agent --help)`, { command: first }));
     if (second === undefined || second === '--help' || second === '-h' || second === 'help') {
       (second === undefined ? io.stderr : io.stdout).write(adminHelp());

@@ -68,6 +68,7 @@ describe('agent/transitions', () => {
 
   it('walks an update: offer, download, deploy, stage, reboot, verify, confirm', () => {
     let s: AgentState = stateIn('idle');
+    const phaseOf = (): string => s.phase.name;
     const go = (e: AgentEvent): Effect[] => {
       const r = step(s, e);
       s = r.state;
@@ -75,26 +76,26 @@ describe('agent/transitions', () => {
     };
     const offer: AgentEvent = { kind: 'announcement', time: T0, target: target(C2), waveOpen: true, rejected: false };
     let fx = go(offer);
-    assert.equal(s.phase.name, 'downloading');
-    assert.deepEqual(kinds(fx), ['publish', 'pull', 'publish-state']);
+    assert.equal(phaseOf(), 'downloading');
+    assert.deepEqual(kinds(fx), ['publish-state', 'publish', 'pull']);
     assert.equal(published(fx, 'progress')[0].phase, 'downloading');
     // The same offer again (the retained copy after a reconnect) changes nothing.
     assert.deepEqual(step(s, offer), { state: s, effects: [] });
     fx = go({ kind: 'pull-done', time: T0, commit: C2 });
-    assert.equal(s.phase.name, 'deploying');
+    assert.equal(phaseOf(), 'deploying');
     assert.ok(kinds(fx).includes('deploy'));
     fx = go({ kind: 'deploy-done', time: T0, commit: C2 });
-    assert.equal(s.phase.name, 'staged');
-    assert.deepEqual(kinds(fx), ['publish', 'await-reboot-window', 'publish-state']);
+    assert.equal(phaseOf(), 'staged');
+    assert.deepEqual(kinds(fx), ['publish-state', 'publish', 'await-reboot-window']);
     fx = go({ kind: 'reboot-window', time: T0 });
-    assert.equal(s.phase.name, 'rebooting');
-    assert.deepEqual(kinds(fx), ['publish', 'reboot', 'publish-state']);
+    assert.equal(phaseOf(), 'rebooting');
+    assert.deepEqual(kinds(fx), ['publish-state', 'publish', 'reboot'], 'the state report goes out before the reboot');
     fx = go({ kind: 'started', time: T0 + 60_000, bootedCommit: C2, rebooted: true });
-    assert.equal(s.phase.name, 'verifying');
+    assert.equal(phaseOf(), 'verifying');
     assert.equal(s.running?.commit, C2);
     assert.ok(kinds(fx).includes('run-health'));
     fx = go({ kind: 'health-pass', time: T0 + 70_000, commit: C2, checks: [{ name: '50-app', result: 'pass', required: true }] });
-    assert.equal(s.phase.name, 'idle');
+    assert.equal(phaseOf(), 'idle');
     assert.deepEqual(s.running, { commit: C2, ref: 'simos/stable', version: '2.0' });
     assert.deepEqual(s.lastHealth, { commit: C2, result: 'pass', time: new Date(T0 + 70_000).toISOString() });
     assert.equal(published(fx, 'health')[0].result, 'pass');
@@ -105,7 +106,7 @@ describe('agent/transitions', () => {
     const r = step(stateIn('verifying'), sampleEvent('health-fail'));
     assert.equal(r.state.phase.name, 'rolling-back');
     assert.deepEqual(r.state.lastHealth?.failed, ['50-app']);
-    assert.deepEqual(kinds(r.effects), ['publish', 'publish', 'reboot', 'publish-state']);
+    assert.deepEqual(kinds(r.effects), ['publish-state', 'publish', 'publish', 'reboot']);
     const fb = step(r.state, { kind: 'fallback-detected', time: T0, from: C2, to: C1, reason: 'health-check', failed: ['50-app'], detail: '50-app exited with status 1: broken' });
     assert.equal(fb.state.phase.name, 'idle');
     assert.deepEqual(fb.state.lastRollback, { from: C2, to: C1, reason: 'health-failed', detail: '50-app exited with status 1: broken', time: new Date(T0).toISOString() });
