@@ -222,10 +222,10 @@ describe('yocto-layer: meta-canopy', () => {
     const a = assignments(f);
     assert.ok(s.some((x) => x.kind === 'inherit' && x.classes.includes('systemd')));
     assert.match(a.find((x) => x.base === 'RDEPENDS')!.value, /(^|\s)nodejs(\s|$)/);
-    assert.deepEqual(a.find((x) => x.base === 'SYSTEMD_SERVICE')!.value.split(/\s+/), ['canopy-agent.service', 'canopy-agent-finalize-staged.path']);
+    assert.deepEqual(a.find((x) => x.base === 'SYSTEMD_SERVICE')!.value.split(/\s+/), ['canopy-agent.service', 'canopy-health.service', 'canopy-agent-finalize-staged.path']);
     const install = functions(f).find((x) => x.name === 'do_install')!.body;
     for (const dir of ['required.d', 'wanted.d', 'green.d', 'red.d']) assert.ok(a.find((x) => x.base === 'CANOPY_HEALTH_DIRS')!.value.includes(dir));
-    for (const dest of ['${nonarch_libdir}/canopy/config.d', '${sysconfdir}/canopy/health/$h', '${nonarch_libdir}/tmpfiles.d', '${systemd_system_unitdir}']) {
+    for (const dest of ['${nonarch_libdir}/canopy/config.d', '${nonarch_libdir}/canopy/health/$h', '${sysconfdir}/canopy/health/$h', '${nonarch_libdir}/tmpfiles.d', '${systemd_system_unitdir}']) {
       assert.ok(install.includes(dest), `do_install does not install into ${dest}`);
     }
     const native = metadata.find((x) => x.endsWith('canopy-native_0.1.bb'))!;

@@ -34,9 +34,10 @@ REQUIRED_DISTRO_FEATURES = "systemd"
 # under one name.
 PACKAGE_ARCH = "${MACHINE_ARCH}"
 
-# The daemon, and the path unit that starts the finalizer once a deployment is staged
-# (canopy-agent-finalize-staged.service has no [Install]; the path unit starts it).
-SYSTEMD_SERVICE:${PN} = "canopy-agent.service canopy-agent-finalize-staged.path"
+# The daemon, the health checks after each boot, and the path unit that starts the
+# finalizer once a deployment is staged (canopy-agent-finalize-staged.service has no
+# [Install]; the path unit starts it).
+SYSTEMD_SERVICE:${PN} = "canopy-agent.service canopy-health.service canopy-agent-finalize-staged.path"
 SYSTEMD_AUTO_ENABLE:${PN} = "enable"
 
 # Which boot loader the board uses: u-boot, grub or none. It decides the tools the
@@ -75,12 +76,16 @@ do_install() {
         fi
     done
 
-    # health checks: executables in each folder, run by the agent after a trial boot
+    # health checks (device/README.md): the image's checks and their NAME.json settings
+    # in /usr/lib/canopy/health, empty folders in /etc/canopy/health for local ones.
+    # Modes are kept: only executables are checks.
     for h in ${CANOPY_HEALTH_DIRS}; do
-        install -d ${D}${sysconfdir}/canopy/health/$h
+        install -d ${D}${nonarch_libdir}/canopy/health/$h ${D}${sysconfdir}/canopy/health/$h
         for f in $dev/health/$h/*; do
-            if [ -f "$f" ]; then
-                install -m 0755 "$f" ${D}${sysconfdir}/canopy/health/$h/
+            if [ -f "$f" ] && [ -x "$f" ]; then
+                install -m 0755 "$f" ${D}${nonarch_libdir}/canopy/health/$h/
+            elif [ -f "$f" ]; then
+                install -m 0644 "$f" ${D}${nonarch_libdir}/canopy/health/$h/
             fi
         done
     done
