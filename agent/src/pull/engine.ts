@@ -210,10 +210,19 @@ class PullRun {
         this.enqueue({ type: ObjectType.DIR_TREE, checksum: c });
         continue;
       }
-      const r = scanDirTree(this.repo.loadDirTree(c), this.has, this.seen);
+      const r = scanDirTree(this.loadTree(c), this.has, this.seen);
       for (const o of r.fetch) this.enqueue(o);
       stack.push(...r.subtrees);
     }
+  }
+
+  /** A stored dirtree: staged in this pull (e.g. by a delta) or in `objects/`. */
+  private loadTree(c: string): DirTree {
+    const staged = this.writer.stagedMetadata(ObjectType.DIR_TREE, c);
+    if (!staged) return this.repo.loadDirTree(c);
+    const actual = sha256Hex(staged);
+    if (actual !== c) throw new CanopyError('ERR_CHECKSUM_MISMATCH', `dirtree ${c} staged by this pull hashes to ${actual}`, { checksum: c, actual });
+    return parseDirTree(staged);
   }
 
   private scanFetchedTree(tree: DirTree): void {

@@ -64,6 +64,8 @@ interface Staged {
   readonly rel: string;
   /** The write finished (only then may it be moved). */
   done: boolean;
+  /** A metadata object's bytes, kept until it is moved (the walk may need to read it). */
+  bytes?: Uint8Array;
 }
 
 export class PullWriter implements PullObjectWriter {
@@ -108,7 +110,12 @@ export class PullWriter implements PullObjectWriter {
   /** Stages a metadata object (the caller checked its hash and structure). */
   async writeMetadata(type: ObjectType, checksum: string, bytes: Uint8Array): Promise<void> {
     if (this.has(type, checksum)) return;
-    await this.stage(checksum, type, (p) => writeObjectFile(p, bytes, { mode: 0o644, zeroTime: this.repo.mode !== 'archive' }));
+    await this.stage(checksum, type, (p) => writeObjectFile(p, bytes, { mode: 0o644, zeroTime: this.repo.mode !== 'archive' }), bytes);
+  }
+
+  /** The bytes of a metadata object staged here and not yet moved into `objects/`, if any. */
+  stagedMetadata(type: ObjectType, checksum: string): Uint8Array | undefined {
+    return this.staged.get(this.key(checksum, type))?.bytes;
   }
 
   /** Stages (or replaces) a commit's detached metadata. */
@@ -181,7 +188,7 @@ export class PullWriter implements PullObjectWriter {
   }
 
   /** Writes one staged object; a failed write leaves nothing staged. */
-  private stage(checksum: string, type: ObjectType, write: (path: string) => Promise<void>): Promise<void> {
+  private stage(checksum: string, type: ObjectType, write: (path: string) => Promise<void>, bytes?: Uint8Array): Promise<void> {
     const key = this.key(checksum, type);
     // One directory per leading byte, as in objects/: thousands of files in one directory contend on its lock.
     const sub = join(this.objectsDir, checksum.slice(0, 2));
@@ -189,7 +196,7 @@ export class PullWriter implements PullObjectWriter {
       mkdirSync(sub, { recursive: true });
       this.subdirs.add(sub);
     }
-    const s: Staged = { file: join(sub, key), rel: objectRelPath(checksum, type, this.repo.mode), done: false };
+    const s: Staged = { file: join(sub, key), rel: objectRelPath(checksum, type, this.repo.mode), done: false, bytes };
     this.staged.set(key, s);
     const p = write(s.file).then(
       () => {

@@ -59,6 +59,7 @@ async function resolveTargets(reqs: readonly RefRequest[], summary: Summary | un
 function deltaHook(source: DeltaSource, fetcher: Fetcher, summary: Summary | undefined, signal: AbortSignal): DeltaHook {
   return async (target, from, accept, writer) => {
     const outcome = await source.tryApply({
+      repo: writer.repo,
       ref: target.ref,
       to: target.commit,
       from,

@@ -3,6 +3,7 @@
  * static deltas ({@link DeltaSource}).
  */
 import type { FileHeader, ObjectType, Summary } from '../objects/index';
+import type { Repo } from '../repo/index';
 import type { TrustSettings } from '../sign/index';
 import type { HttpClient, TransportOptions } from '../transport/index';
 
@@ -114,6 +115,8 @@ export interface PullObjectWriter {
 
 /** What the puller hands a {@link DeltaSource} for one target commit. */
 export interface DeltaRequest {
+  /** The repository pulled into (bare family: deltas read old objects from it). */
+  readonly repo: Repo;
   readonly ref?: string;
   /** The target commit. */
   readonly to: string;
