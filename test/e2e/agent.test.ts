@@ -244,6 +244,19 @@ describe('canopy-agent run (the built bundle, simulated devices)', function () {
     assertDeployments(d, [v2.commit, v1.commit]);
   });
 
+  it('a staged deployment (--staged) on a GRUB device: finalized at the simulated shutdown, then verified and confirmed', async () => {
+    await fleet.announce(broker.url, { commit: v2.commit, version: '2.0', rolloutId: 'r-staged' });
+    const d = await device('dev-grub', { loader: 'grub' });
+    d.start({ staged: true });
+    await d.waitForPhase('idle', { running: v2.commit });
+    assert.equal(d.boots[1].finalized, true, 'the staged deployment was finalized at shutdown');
+    assert.equal(d.boots[1].entry, 0);
+    assert.ok(d.logs.some((l) => /\(staged: finalized at shutdown\)/.test(l.msg)));
+    assertDeployments(d, [v2.commit, v1.commit]);
+    assert.deepEqual((await d.bootState()).summary, { trial: false, fallback: false, healthFailed: false });
+    await fleet.clearAnnouncement(broker.url);
+  });
+
   it('run --once without a broker: resumes, polls once, installs, and exits 0 after the confirming boot', async () => {
     const d = await device('dev-once', { brokerUrl: undefined });
     d.start({ once: true });

@@ -1,0 +1,49 @@
+/**
+ * The device bundle as an artefact, from esbuild's metafile
+ * (dist/meta-canopy-agent.json): no native addon, none of the static-delta
+ * generator, no operator CLI command, and a size budget. Prints the size.
+ */
+import { strict as assert } from 'node:assert';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { AGENT_BUNDLE, ROOT, ensureAgentBuilt } from '../helpers/sim-device';
+
+/** The device bundle must stay below this (bytes). */
+const BUDGET = 2 * 1024 * 1024;
+/** CLI files the device may carry besides admin/: the dispatcher and the helpers every command shares. */
+const CLI_ALLOWED = new Set(['agent-main.ts', 'cli-args.ts', 'command.ts', 'exit-codes.ts', 'output.ts', 'progress.ts']);
+
+describe('dist/canopy-agent.cjs (the device bundle)', () => {
+  let inputs: string[] = [];
+  before(() => {
+    ensureAgentBuilt();
+    const meta = JSON.parse(readFileSync(join(ROOT, 'dist/meta-canopy-agent.json'), 'utf8')) as { inputs: Record<string, unknown> };
+    inputs = Object.keys(meta.inputs);
+  });
+
+  it('carries the agent and what it drives (sanity)', () => {
+    for (const f of ['agent/src/agent/daemon.ts', 'agent/src/agent/transitions.ts', 'agent/src/channel/mqtt-channel.ts', 'agent/src/pull/pull.ts', 'agent/src/delta/apply.ts', 'agent/src/health/confirm.ts', 'agent/src/sysroot/deploy.ts']) {
+      assert.ok(inputs.includes(f), `${f} is in the bundle`);
+    }
+  });
+
+  it('has no native addon', () => {
+    assert.deepEqual(inputs.filter((p) => p.endsWith('.node')), []);
+  });
+
+  it('has none of the static-delta generator', () => {
+    const banned = /^agent\/src\/delta\/(generate|compile[^/]*|bsdiff|bsdiff-pool|suffix-array|rollsum|xz-compress|part-builder)\.ts$/;
+    assert.deepEqual(inputs.filter((p) => banned.test(p)), []);
+  });
+
+  it('has no operator CLI command', () => {
+    const cli = inputs.filter((p) => p.startsWith('agent/src/cli/') && !p.startsWith('agent/src/cli/admin/'));
+    assert.deepEqual(cli.filter((p) => !CLI_ALLOWED.has(p.slice('agent/src/cli/'.length))), []);
+  });
+
+  it(`stays within ${BUDGET} bytes`, () => {
+    const size = statSync(AGENT_BUNDLE).size;
+    console.log(`      dist/canopy-agent.cjs: ${size} bytes (${(size / 1024 / 1024).toFixed(2)} MiB of a ${BUDGET / 1024 / 1024} MiB budget)`);
+    assert.ok(size < BUDGET, `${size} bytes`);
+  });
+});
