@@ -93,7 +93,7 @@ export async function runFleetDemo(o: FleetDemoOptions, res: DemoResources): Pro
   await must(['init', '--repo=repo', '--mode=archive']);
   await must(['keys', 'generate', '--type=ed25519', '--output=keys', '--name=operator']);
   writeDemoOsTree(join(work, 'rootfs-1.0'), { version: '1.0' });
-  await must(['publish', '--repo=repo', `--branch=${REF}`, '--tree=dir=rootfs-1.0', '--version=1.0', '--sign-key=keys/operator.secret']);
+  await must(['publish', '--repo=repo', `--branch=${REF}`, '--tree=dir=rootfs-1.0', '--version=1.0', '--canonical-permissions', '--sign-key=keys/operator.secret']);
   const v1 = readRef(Repo.open(join(work, 'repo')), REF)!;
 
   say(`Act 2. The infrastructure on loopback: ${o.brokerUrl ? `the broker at ${o.brokerUrl}` : 'an embedded MQTT broker'}, a web server for the repository, and ${o.devices} simulated devices running the real agent.`);
@@ -129,7 +129,7 @@ export async function runFleetDemo(o: FleetDemoOptions, res: DemoResources): Pro
   say('Act 3. Version 2.0: published with a static delta from 1.0 and announced in three waves; the controller opens each wave only when the devices so far are healthy.');
   writeDemoOsTree(join(work, 'rootfs-2.0'), { version: '2.0', files: { 'usr/share/demo/feature': 'new in 2.0\n' } });
   const id2 = pickRolloutId('demo-2.0', ids, [20, 50, 100], 1);
-  await must(['publish', '--repo=repo', `--branch=${REF}`, '--tree=dir=rootfs-2.0', '--version=2.0', `--delta-from=${REF}`, `--channel=${CHANNEL}`,
+  await must(['publish', '--repo=repo', `--branch=${REF}`, '--tree=dir=rootfs-2.0', '--version=2.0', '--canonical-permissions', `--delta-from=${REF}`, `--channel=${CHANNEL}`,
     '--waves=canary:20,half:50,all:100', `--rollout-id=${id2}`], env);
   const v2 = readRef(Repo.open(join(work, 'repo')), REF)!;
   await must(['rollout', 'start', `--channel=${CHANNEL}`, '--timeout=300'], env);
@@ -139,7 +139,7 @@ export async function runFleetDemo(o: FleetDemoOptions, res: DemoResources): Pro
   say(`Act 4. Version 3.0 breaks the app: its health check fails after the reboot. The canary wave installs it, fails its checks, and the boot loader falls back to 2.0; the controller pauses the rollout by itself and the other devices never see 3.0.`);
   writeDemoOsTree(join(work, 'rootfs-3.0'), { version: '3.0', files: { [BROKEN]: 'this release does not work\n' } });
   const id3 = pickRolloutId('demo-3.0', ids, [20, 50, 100], 1);
-  await must(['publish', '--repo=repo', `--branch=${REF}`, '--tree=dir=rootfs-3.0', '--version=3.0', `--delta-from=${REF}`, `--channel=${CHANNEL}`,
+  await must(['publish', '--repo=repo', `--branch=${REF}`, '--tree=dir=rootfs-3.0', '--version=3.0', '--canonical-permissions', `--delta-from=${REF}`, `--channel=${CHANNEL}`,
     '--waves=canary:20,half:50,all:100', `--rollout-id=${id3}`, '--max-failure-rate=10'], env);
   await must(['rollout', 'start', `--channel=${CHANNEL}`, '--timeout=300'], env, 1);
   const v3 = readRef(Repo.open(join(work, 'repo')), REF)!;
