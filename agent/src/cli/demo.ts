@@ -55,7 +55,6 @@ export const demoCommand = defineCommand({
     broker: { type: 'string', value: 'URL', help: 'Use this MQTT broker instead of the embedded one' },
   },
   operands: [0, 0],
-  repo: false,
 }, async (ctx, { values }) => {
   if (values.walkthrough) return walkthrough(ctx, Boolean(values.keep));
   const devices = intOption('demo', 'devices', values.devices, 2, 12) ?? 6;
