@@ -260,4 +260,43 @@ describe('fleet operator tools against Mosquitto', function () {
     assert.match(text.stdout, /commit: acme\/os already holds version 5\.0/);
     assert.match(text.stdout, /announce: channel beta already offers/);
   });
+
+  it('rollout pause, resume and abort --revert from the command line; fleet status --watch streams JSON', async () => {
+    const env = { CANOPY_FLEET: FLEET, CANOPY_BROKER: broker.url, CANOPY_SIGN_KEY: keyFile };
+    const repo = join(dir, 'repo');
+    const tree = join(dir, 'rootfs');
+    writeFileSync(join(tree, 'usr/bin/app'), '#!/bin/sh\necho 5.1\n');
+    const before = (await readAnnouncement(link, 'beta', await operatorTrust(keys)))!.announcement;
+    const pub = await canopyAsync(['publish', `--repo=${repo}`, '--json', '--branch=acme/os', `--tree=dir=${tree}`, '--version=5.1', '--channel=beta', '--waves=10,100'], env);
+    assert.equal(pub.status, 0, pub.stderr);
+    const v51 = JSON.parse(pub.stdout).commit as string;
+    const pause = await canopyAsync(['rollout', 'pause', '--json', '--channel=beta', '--reason=looking into it'], env);
+    assert.equal(pause.status, 0, pause.stderr);
+    assert.deepEqual([JSON.parse(pause.stdout).status, JSON.parse(pause.stdout).reason], ['paused', 'looking into it']);
+    assert.equal((await canopyAsync(['rollout', 'pause', '--channel=beta'], env)).status, 0, 'pausing twice is harmless');
+    const resume = await canopyAsync(['rollout', 'resume', '--json', '--channel=beta'], env);
+    assert.equal(JSON.parse(resume.stdout).status, 'running');
+    const again = await canopyAsync(['rollout', 'resume', '--json', '--channel=beta'], env);
+    assert.equal(JSON.parse(again.stdout).error.code, 'ERR_ROLLOUT_STATE');
+    const abort = await canopyAsync(['rollout', 'abort', '--json', '--channel=beta', '--revert', '--reason=bad build'], env);
+    assert.equal(abort.status, 0, abort.stdout + abort.stderr);
+    const a = (await readAnnouncement(link, 'beta', await operatorTrust(keys)))!.announcement;
+    assert.equal(a.commit, before.commit, 'the channel offers 5.0 again');
+    assert.equal(a.version, '5.0');
+    assert.ok(a.rollout.waves.every((w) => w.open), 'to every device');
+    assert.equal(a.rollout.control?.previous?.commit, v51);
+    assert.match(a.rollout.control?.reason ?? '', /revert of 5\.1: bad build/);
+    const none = await canopyAsync(['rollout', 'status', '--json', '--channel=nothing-here'], env);
+    assert.equal(JSON.parse(none.stdout).error.code, 'ERR_ROLLOUT_STATE');
+
+    const watch = spawn(process.execPath, [CLI, 'fleet', 'status', '--watch', '--json', `--journal=${join(dir, 'j3.json')}`], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    watch.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    await until(() => out.includes('\n'), 'the first fleet status line', 15_000);
+    const first = JSON.parse(out.split('\n')[0]) as { devices: Array<{ device: string }> };
+    assert.equal(first.devices.length, ids.length);
+    const closed = new Promise<number | null>((r) => watch.on('close', (c) => r(c)));
+    watch.kill('SIGTERM');
+    assert.equal(await closed, 0);
+  });
 });
