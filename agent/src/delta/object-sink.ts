@@ -10,8 +10,8 @@ import type { Transaction } from '../repo/index';
 
 export interface DeltaObjectSink {
   has(type: ObjectType, checksum: string): boolean;
-  /** Stores a metadata object whose sha256 the caller checked. */
-  writeMetadata(type: ObjectType, checksum: string, bytes: Uint8Array): void;
+  /** Stores a metadata object whose sha256 the caller checked (awaited when it returns a promise). */
+  writeMetadata(type: ObjectType, checksum: string, bytes: Uint8Array): Promise<void> | void;
   /** Stores a file object whose checksum the caller checked over header and content. */
   writeContent(checksum: string, header: FileHeader, content: Uint8Array): Promise<void>;
 }

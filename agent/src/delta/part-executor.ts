@@ -123,7 +123,7 @@ export async function executePart(part: DeltaPart, objects: readonly DeltaObject
         const actual = sha256Hex(bytes);
         if (actual !== op.object.checksum) throw mismatch(index, op.object, actual);
         checkMetadata(index, op.object, bytes);
-        sink.writeMetadata(op.object.type, op.object.checksum, bytes);
+        await sink.writeMetadata(op.object.type, op.object.checksum, bytes);
         result.written++;
         break;
       }
