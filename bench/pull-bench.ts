@@ -1,6 +1,6 @@
 /**
  * Pull over HTTP: canopy against the real ostree, side by side in one run,
- * from the same static server (bench/serve-repo.ts, a separate process),
+ * from the same static server (nginx, or bench/serve-repo.ts),
  * into fresh repositories, interleaved per repetition:
  *
  * - full pull: an empty repository pulls v1;
@@ -8,7 +8,11 @@
  *   with --disable-static-deltas).
  *
  *   node --import tsx bench/pull-bench.ts [--v1 DIR --v2 DIR] [--files N] [--runs N]
- *        [--mode bare|bare-user-only] [--concurrency N] [--work DIR] [--json]
+ *        [--mode bare|bare-user-only] [--concurrency N] [--server nginx|node] [--work DIR] [--json]
+ *
+ * The server is nginx (Debian package nginx-light, one worker, as in the
+ * reference measurements) when installed, else bench/serve-repo.ts (the
+ * test server, a Node process that competes harder for the CPU).
  *
  * Without --v1/--v2, two synthetic trees are generated (v2 changes a
  * quarter of v1's files and adds some). The server repository is made by
@@ -20,12 +24,16 @@
  * sent. Ratios are canopy / ostree: below 1 means canopy is faster.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { fmt, makeSyntheticTree, median, rng, settle, sh, timeCommand, type Run } from './lib';
+import { spawnSync } from 'node:child_process';
+import { createServer as createNetServer } from 'node:net';
+import { fmt, makeSyntheticTree, median, rng, settle, sh } from './lib';
+
+const hasNginx = (): boolean => spawnSync('nginx', ['-v']).status === 0;
 
 const { values } = parseArgs({
   options: {
@@ -35,6 +43,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     mode: { type: 'string' },
     concurrency: { type: 'string' },
+    server: { type: 'string' },
     work: { type: 'string' },
     json: { type: 'boolean' },
   },
@@ -87,7 +96,52 @@ sh(['ostree', `--repo=${server}`, 'summary', '-u']);
 
 interface Server { url: string; stats(): Promise<{ requests: number; bytes: number }>; close(): void }
 
+/** A free TCP port on 127.0.0.1 (for nginx, which cannot listen on port 0). */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createNetServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** nginx (Debian package nginx-light) serving `dir`, one worker, logging status and body bytes per request. */
+async function startNginx(dir: string): Promise<Server> {
+  const prefix = join(work, 'nginx');
+  mkdirSync(prefix, { recursive: true });
+  const port = await freePort();
+  const log = join(prefix, 'access.log');
+  writeFileSync(join(prefix, 'nginx.conf'), [
+    'worker_processes 1;', 'daemon off;', 'user root;', `pid ${prefix}/nginx.pid;`, `error_log ${prefix}/error.log;`,
+    'events { worker_connections 512; }',
+    'http {',
+    '  log_format stats "$status $body_bytes_sent";', `  access_log ${log} stats;`,
+    '  sendfile on; tcp_nopush on; keepalive_requests 1000000; keepalive_timeout 60;',
+    '  default_type application/octet-stream;',
+    `  client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy; fastcgi_temp_path ${prefix}/fastcgi; uwsgi_temp_path ${prefix}/uwsgi; scgi_temp_path ${prefix}/scgi;`,
+    `  server { listen 127.0.0.1:${port}; root ${dir}; location / { } }`,
+    '}', '',
+  ].join('\n'));
+  const child = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: 'inherit' });
+  for (let i = 0; i < 100 && !existsSync(join(prefix, 'nginx.pid')); i++) await new Promise((r) => setTimeout(r, 20));
+  let seen = 0;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    async stats() {
+      const lines = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
+      const fresh = lines.slice(seen);
+      seen = lines.length;
+      return { requests: fresh.length, bytes: fresh.reduce((n, l) => n + Number(l.split(' ')[1]), 0) };
+    },
+    close() {
+      child.kill('SIGQUIT');
+    },
+  };
+}
+
 async function startServer(dir: string): Promise<Server> {
+  if ((values.server ?? (hasNginx() ? 'nginx' : 'node')) === 'nginx') return startNginx(dir);
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/serve-repo.ts'), dir], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const queue: Array<(l: string) => void> = [];
@@ -108,7 +162,17 @@ async function startServer(dir: string): Promise<Server> {
 }
 
 type Tool = 'canopy' | 'ostree';
-interface Sample extends Run { requests: number; bytes: number }
+interface Sample { seconds: number; cpu: number; maxRssKb: number; requests: number; bytes: number }
+
+/** Wall seconds (own clock), CPU seconds (user + system) and peak RSS of a whole process, via /usr/bin/time. */
+function timeProcess(argv: string[]): Omit<Sample, 'requests' | 'bytes'> {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', ...argv], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  const [u, sys, rss] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  return { seconds, cpu: u + sys, maxRssKb: rss };
+}
 const results = new Map<string, Record<Tool, Sample[]>>();
 
 function run(argv: string[]): string {
@@ -123,12 +187,12 @@ async function main(): Promise<void> {
   const timed = async (op: string, tool: Tool, argv: string[]): Promise<void> => {
     await srv.stats();
     settle();
-    const t = timeCommand(argv);
+    const t = timeProcess(argv);
     const s = await srv.stats();
     if (!results.has(op)) results.set(op, { canopy: [], ostree: [] });
     results.get(op)![tool].push({ ...t, ...s });
   };
-  console.error(`v1 ${c1.slice(0, 12)}, v2 ${c2.slice(0, 12)}; client mode ${mode}; server ${srv.url}`);
+  console.error(`v1 ${c1.slice(0, 12)}, v2 ${c2.slice(0, 12)}; client mode ${mode}; server ${srv.url} (${values.server ?? (hasNginx() ? 'nginx' : 'node')})`);
   for (let i = 0; i < runs; i++) {
     const order: Tool[] = i % 2 === 0 ? ['ostree', 'canopy'] : ['canopy', 'ostree'];
     for (const tool of order) {
@@ -153,9 +217,10 @@ async function main(): Promise<void> {
       'ostree s': `${fmt(o)} (${r.ostree.map((x) => fmt(x.seconds)).join(' ')})`,
       'canopy s': `${fmt(c)} (${r.canopy.map((x) => fmt(x.seconds)).join(' ')})`,
       'time ratio': `${(c / o).toFixed(2)}x`,
+      'CPU s o / c': `${fmt(median(r.ostree.map((x) => x.cpu)))} / ${fmt(median(r.canopy.map((x) => x.cpu)))}`,
       'ostree req / MB': `${median(r.ostree.map((x) => x.requests))} / ${mb(median(r.ostree.map((x) => x.bytes)))}`,
       'canopy req / MB': `${median(r.canopy.map((x) => x.requests))} / ${mb(median(r.canopy.map((x) => x.bytes)))}`,
-      'RSS MB o / c': `${(median(r.ostree.map((x) => x.maxRssKb ?? 0)) / 1024).toFixed(0)} / ${(median(r.canopy.map((x) => x.maxRssKb ?? 0)) / 1024).toFixed(0)}`,
+      'RSS MB o / c': `${(median(r.ostree.map((x) => x.maxRssKb)) / 1024).toFixed(0)} / ${(median(r.canopy.map((x) => x.maxRssKb)) / 1024).toFixed(0)}`,
     });
   }
   if (values.json) console.log(JSON.stringify({ mode, runs, results: Object.fromEntries(results) }, null, 2));
@@ -163,7 +228,9 @@ async function main(): Promise<void> {
   const widths = cols.map((k) => Math.max(k.length, ...table.map((t) => t[k].length)));
   console.log(cols.map((k, i) => k.padEnd(widths[i])).join('  '));
   for (const t of table) console.log(cols.map((k, i) => t[k].padEnd(widths[i])).join('  '));
+  const startup = timeProcess([process.execPath, canopyCli, '--version']);
   console.log(`runs: ${runs}, interleaved; medians with each run in parentheses; ratio = canopy / ostree (below 1: canopy faster)`);
+  console.log(`canopy start-up alone (canopy --version): ${fmt(startup.seconds)} s, included in every canopy time; machine load at the end: ${sh(['cat', '/proc/loadavg']).trim()}`);
   rmSync(work, { recursive: true, force: true });
 }
 
