@@ -175,7 +175,7 @@ describe('yocto-layer: canopy-prepare-rootfs', function () {
     const shown = spawnSync('ostree', [`--repo=${repo}`, 'show', '--print-detached-metadata-key=ostree.sign.ed25519', c2], { encoding: 'utf8' });
     assert.equal(shown.status, 0, shown.stderr);
     const sig = Buffer.from([...shown.stdout.matchAll(/0x([0-9a-f]{2})/g)].map((m) => parseInt(m[1], 16)));
-    assert.equal(sig.length, 64);
+    assert.equal(sig.length, 64, `ostree show printed: ${shown.stdout}`);
     const pub = Buffer.from(readFileSync(join(tmp.dir, 'release.pub'), 'utf8').trim(), 'base64');
     const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: pub.toString('base64url') }, format: 'jwk' });
     const commitBytes = readFileSync(join(repo, 'objects', c2.slice(0, 2), `${c2.slice(2)}.commit`));
