@@ -62,7 +62,8 @@ describe('yocto-layer: canopy-agent do_install', () => {
       }
     }
     assert.ok(statSync(join(D, 'etc/canopy/config.d')).isDirectory());
-    assert.ok(statSync(join(D, 'usr/lib/canopy/config.d')).isDirectory());
+    const configs = existsSync(join(ROOT, 'device/config.d')) ? readdirSync(join(ROOT, 'device/config.d')).filter((n) => n.endsWith('.json')).sort() : [];
+    assert.deepEqual(readdirSync(join(D, 'usr/lib/canopy/config.d')).sort(), configs);
     assert.deepEqual(readdirSync(join(D, 'usr/lib/tmpfiles.d')).sort(), readdirSync(join(ROOT, 'device/tmpfiles.d')).sort());
   });
 });
