@@ -16,10 +16,10 @@ import { join } from 'node:path';
 import { sha256Hex } from '../core/bytes';
 import { CanopyError, isCanopyError } from '../core/errors';
 import { Limits } from '../core/limits';
-import { ObjectType, objectTypeName, parseArchiveHeader, parseCommit, parseDirMeta, parseDirTree, type Commit, type DirTree } from '../objects/index';
+import { ObjectType, objectTypeName, parseCommit, parseDirMeta, parseDirTree, type Commit, type DirTree } from '../objects/index';
 import { readRef, writeRef, type Repo } from '../repo/index';
-import { checkStorable, verifyArchiveBuffer, verifyArchiveFile, verifyPlainContent } from './content-verify';
-import type { ContentItem, ObjectSource } from './object-source';
+import { ingestContent } from './ingest';
+import type { ObjectSource } from './object-source';
 import { checkNotDowngrade, checkRefBinding, scanDirTree } from './plan';
 import { PullWriter } from './pull-writer';
 import type { CommitVerifier, PullCommonOptions, PullProgress, PulledRef } from './types';
@@ -263,7 +263,7 @@ class PullRun {
   private async run(t: Task): Promise<void> {
     if (t.type === ObjectType.FILE) {
       const item = await this.source.fetchContent(t.checksum);
-      await this.ingestContent(t.checksum, item);
+      await ingestContent(this.writer, t.checksum, item, { maxContentSize: this.opts.maxContentSize, inMemoryLimit: this.opts.inMemoryLimit });
       this.contentDone++;
       return;
     }
@@ -284,41 +284,7 @@ class PullRun {
     if (tree) this.scanFetchedTree(tree);
   }
 
-  private async ingestContent(checksum: string, item: ContentItem): Promise<void> {
-    const maxContent = this.opts.maxContentSize ?? 8 * 2 ** 30;
-    const mode = this.repo.mode;
-    if (item.kind === 'plain') {
-      verifyPlainContent(checksum, item.header, item.content);
-      checkStorable(mode, checksum, item.header);
-      await this.writer.writeContent(checksum, item.header, item.content);
-      return;
-    }
-    let { data, file } = item.body;
-    if (data) {
-      // A small body may still declare a huge content: inflate that from disk.
-      const declared = parseArchiveHeaderSafe(data);
-      if (declared !== undefined && declared > (this.opts.inMemoryLimit ?? 16 << 20)) {
-        file = join(this.writer.spoolDir, `${checksum}.filez`);
-        writeFileSync(file, data);
-        data = undefined;
-      }
-    }
-    if (data) {
-      const { header, content } = await verifyArchiveBuffer(checksum, data, maxContent);
-      checkStorable(mode, checksum, header);
-      if (mode === 'archive') await this.writer.writeArchiveRaw(checksum, data);
-      else await this.writer.writeContent(checksum, header, content);
-      return;
-    }
-    try {
-      const { header, dataOffset } = await verifyArchiveFile(checksum, file!, maxContent);
-      checkStorable(mode, checksum, header);
-      if (mode === 'archive') await this.writer.adoptArchiveFile(checksum, file!);
-      else await this.writer.writeFromArchiveFile(checksum, header, file!, dataOffset);
-    } finally {
-      rmSync(file!, { force: true });
-    }
-  }
+
 
   /** Resolves when nothing is queued or in flight; rejects with the first failure. */
   async drain(): Promise<void> {
@@ -351,13 +317,6 @@ class PullRun {
   }
 }
 
-function parseArchiveHeaderSafe(data: Buffer): number | undefined {
-  try {
-    return parseArchiveHeader(data).header.size;
-  } catch {
-    return undefined; // verifyArchiveBuffer reports it
-  }
-}
 
 function loadIfPresent(repo: Repo, c: string | undefined): { checksum: string; commit: Commit } | undefined {
   if (!c) return undefined;
