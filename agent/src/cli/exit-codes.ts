@@ -14,13 +14,14 @@ export const ExitCode = {
   UNTRUSTED: 5,
   PERMISSION: 6,
   NO_SPACE: 7,
+  NETWORK: 8,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** The error codes of each class other than generic failure. */
 const CLASSES: ReadonlyArray<{ status: ExitCode; meaning: string; codes: readonly ErrorCode[] }> = [
   { status: ExitCode.USAGE, meaning: 'the command line could not be understood', codes: ['ERR_USAGE'] },
-  { status: ExitCode.NOT_FOUND, meaning: 'a ref, commit, object, path, metadata key, deployment or stateroot does not exist', codes: ['ERR_REF_NOT_FOUND', 'ERR_OBJECT_NOT_FOUND', 'ERR_PATH_NOT_FOUND', 'ERR_METADATA_KEY_NOT_FOUND', 'ERR_DEPLOYMENT_NOT_FOUND', 'ERR_STATEROOT_NOT_FOUND'] },
+  { status: ExitCode.NOT_FOUND, meaning: 'a ref, commit, object, path, metadata key, deployment or stateroot does not exist', codes: ['ERR_REF_NOT_FOUND', 'ERR_OBJECT_NOT_FOUND', 'ERR_PATH_NOT_FOUND', 'ERR_METADATA_KEY_NOT_FOUND', 'ERR_DEPLOYMENT_NOT_FOUND', 'ERR_STATEROOT_NOT_FOUND', 'ERR_REMOTE_NOT_FOUND'] },
   {
     status: ExitCode.CORRUPT,
     meaning: 'content is corrupt or malformed',
@@ -31,11 +32,12 @@ const CLASSES: ReadonlyArray<{ status: ExitCode; meaning: string; codes: readonl
   },
   {
     status: ExitCode.UNTRUSTED,
-    meaning: 'a signature is missing, invalid or made by a key that is not trusted',
-    codes: ['ERR_SIGNATURE_MISSING', 'ERR_SIGNATURE_INVALID', 'ERR_KEY_UNTRUSTED', 'ERR_KEY_REVOKED', 'ERR_KEY_EXPIRED'],
+    meaning: 'a signature is missing, invalid or made by a key that is not trusted, or a commit is not bound to its ref or is older than the one installed',
+    codes: ['ERR_SIGNATURE_MISSING', 'ERR_SIGNATURE_INVALID', 'ERR_KEY_UNTRUSTED', 'ERR_KEY_REVOKED', 'ERR_KEY_EXPIRED', 'ERR_REF_BINDING', 'ERR_DOWNGRADE'],
   },
   { status: ExitCode.PERMISSION, meaning: 'the operation needs privileges the process does not have', codes: ['ERR_PERMISSION'] },
   { status: ExitCode.NO_SPACE, meaning: 'the file system is full', codes: ['ERR_NO_SPACE'] },
+  { status: ExitCode.NETWORK, meaning: 'a server could not be reached, failed TLS verification or answered with an error', codes: ['ERR_NETWORK', 'ERR_TLS', 'ERR_HTTP_STATUS'] },
 ];
 
 const BY_CODE = new Map<string, ExitCode>(CLASSES.flatMap((c) => c.codes.map((code) => [code, c.status] as const)));

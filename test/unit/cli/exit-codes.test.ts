@@ -4,7 +4,7 @@ import { ErrorCodes } from '../../../agent/src/core/errors';
 
 describe('exit codes', () => {
   it('keeps the documented table stable', () => {
-    assert.deepEqual(ExitCode, { OK: 0, FAILURE: 1, USAGE: 2, NOT_FOUND: 3, CORRUPT: 4, UNTRUSTED: 5, PERMISSION: 6, NO_SPACE: 7 });
+    assert.deepEqual(ExitCode, { OK: 0, FAILURE: 1, USAGE: 2, NOT_FOUND: 3, CORRUPT: 4, UNTRUSTED: 5, PERMISSION: 6, NO_SPACE: 7, NETWORK: 8 });
     assert.equal(exitCodeFor('ERR_USAGE'), 2);
     assert.equal(exitCodeFor('ERR_REF_NOT_FOUND'), 3);
     assert.equal(exitCodeFor('ERR_OBJECT_NOT_FOUND'), 3);
