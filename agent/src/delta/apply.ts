@@ -21,8 +21,9 @@
  * its bytes come from the superblock (inline) or the part source, must
  * match the header's size and sha256, are decompressed with a limit
  * derived from the header (apply-limits.ts), and run (part-executor.ts).
- * Offline, each part is its own transaction, made durable before the next
- * starts. Before the first part, the sum of the declared sizes of the parts
+ * Offline, objects are staged in a repository transaction that is made
+ * durable and moved into `objects/` every few seconds (a checkpoint) and
+ * at the end. Before the first part, the sum of the declared sizes of the parts
  * still to apply must fit in the free space of the repository's file system.
  *
  * Archive repositories are refused, as OSTree does: rollsum and bsdiff
@@ -55,8 +56,17 @@ export interface DeltaApplyProgress {
 export interface ApplyPartsOptions {
   /** Where non-inline parts come from. */
   parts: PartSource;
-  /** Where objects go; default: one repository transaction per part, committed after it. */
+  /** Where objects go; default: repository transactions, checkpointed (see {@link checkpointIntervalMs}). */
   sink?: DeltaObjectSink;
+  /**
+   * Without a sink: objects staged so far are made durable and moved into
+   * `objects/` after the first part that ends this long after the last
+   * checkpoint (default 5000 ms; 0: after every part), and at the end. A
+   * failed or killed application keeps every checkpointed part.
+   */
+  checkpointIntervalMs?: number;
+  /** Without a sink: the transaction to start with (the offline flow stages the commit in it). */
+  transaction?: Transaction;
   limits?: Partial<DeltaLimits>;
   /** Check free space before the first part (default true). */
   checkFreeSpace?: boolean;
@@ -106,7 +116,7 @@ export function checkFreeSpace(repo: Repo, bytes: number): void {
   }
 }
 
-function allPresent(sink: DeltaObjectSink, header: DeltaPartHeader): boolean {
+function allPresent(sink: Pick<DeltaObjectSink, 'has'>, header: DeltaPartHeader): boolean {
   return header.objects.every((o) => sink.has(o.type, o.checksum));
 }
 
@@ -128,7 +138,12 @@ export async function applyDeltaParts(repo: Repo, delta: OpenedDelta, opts: Appl
   assertDeltaTarget(repo);
   const limits = resolveDeltaLimits(opts.limits);
   const headers = delta.superblock.parts;
-  const probe = opts.sink ?? { has: (type: ObjectType, c: string) => repo.hasObject(c, type) } as DeltaObjectSink;
+  // Offline, objects go through one transaction at a time, made durable and moved into
+  // objects/ at least every checkpointIntervalMs (each checkpoint costs a syncfs).
+  let tx: Transaction | undefined = opts.sink ? undefined : opts.transaction ?? new Transaction(repo);
+  const interval = opts.checkpointIntervalMs ?? 5000;
+  let lastCheckpoint = Date.now();
+  const probe: Pick<DeltaObjectSink, 'has'> = opts.sink ?? { has: (type, c) => tx!.has(c, type) };
   const todo = headers.map((h) => !allPresent(probe, h));
   if (opts.checkFreeSpace ?? true) checkFreeSpace(repo, headers.reduce((n, h, i) => n + (todo[i] ? h.usize : 0), 0));
 
@@ -170,25 +185,28 @@ export async function applyDeltaParts(repo: Repo, delta: OpenedDelta, opts: Appl
       result.bytesRead += file.length;
       verifyPartFile(file, header, i);
       const part = withPart(i, () => parsePart(unwrapPartFile(file, partDecompressLimit(header, limits))));
-      const tx = opts.sink ? undefined : new Transaction(repo);
-      try {
-        const r = await executePart(part, header.objects, {
-          mode: repo.mode, sink: opts.sink ?? transactionSink(tx!), sources, index: i, usize: header.usize, signal: opts.signal,
-        });
-        tx?.commit();
-        result.objectsWritten += r.written;
-        result.objectsSkipped += r.skipped;
-      } catch (e) {
-        tx?.abort();
-        throw e;
+      const r = await executePart(part, header.objects, {
+        mode: repo.mode, sink: opts.sink ?? transactionSink(tx!), sources, index: i, usize: header.usize, signal: opts.signal,
+      });
+      result.objectsWritten += r.written;
+      result.objectsSkipped += r.skipped;
+      if (tx && Date.now() - lastCheckpoint >= interval) {
+        tx.commit();
+        tx = new Transaction(repo);
+        lastCheckpoint = Date.now();
       }
       result.partsApplied++;
       bytesDone += header.size;
       progress(i + 1);
     }
+    tx?.commit();
+    tx = undefined;
   } finally {
     sources.close();
     for (const p of pending.values()) p.catch(() => undefined);
+    // After a failure, objects staged since the last checkpoint are dropped (a write that failed
+    // half-way must not reach objects/); a rerun applies those parts again.
+    tx?.abort();
   }
   return result;
 }
@@ -226,6 +244,8 @@ export interface OfflineApplyOptions {
    */
   allowMissingFallbacks?: boolean;
   limits?: Partial<DeltaLimits>;
+  /** See {@link ApplyPartsOptions.checkpointIntervalMs}. */
+  checkpointIntervalMs?: number;
   signal?: AbortSignal;
   onProgress?: (p: DeltaApplyProgress) => void;
 }
@@ -280,27 +300,29 @@ export async function applyStaticDeltaOffline(repo: Repo, path: string, opts: Of
   }
   await opts.verifyCommit?.(delta.commit, delta.commitMeta, delta);
 
-  const hadCommit = repo.hasObject(delta.to, ObjectType.COMMIT);
-  if (!hadCommit) {
+  // The partial marker goes first; the commit and its detached metadata are staged with the
+  // first objects and reach objects/ with the first checkpoint.
+  const tx = new Transaction(repo);
+  if (!repo.hasObject(delta.to, ObjectType.COMMIT)) {
     try {
       writeFileSync(partialPath(repo, delta.to), '');
-    } catch (e) {
-      throw ioError(e, 'write', partialPath(repo, delta.to));
-    }
-    const tx = new Transaction(repo);
-    try {
       if (delta.commitMeta) tx.writeCommitMeta(delta.to, delta.commitMeta);
       tx.writeMetadata(ObjectType.COMMIT, delta.commit);
-      tx.commit();
     } catch (e) {
       tx.abort();
-      throw e;
+      throw ioError(e, 'write', partialPath(repo, delta.to));
     }
   }
-  const parts = await applyDeltaParts(repo, delta, {
-    parts: opts.parts ?? directoryPartSource(file.slice(0, file.lastIndexOf('/')) || '.'),
-    limits, signal: opts.signal, onProgress: opts.onProgress,
-  });
+  let parts: ApplyPartsResult;
+  try {
+    parts = await applyDeltaParts(repo, delta, {
+      parts: opts.parts ?? directoryPartSource(file.slice(0, file.lastIndexOf('/')) || '.'),
+      limits, signal: opts.signal, onProgress: opts.onProgress, transaction: tx, checkpointIntervalMs: opts.checkpointIntervalMs,
+    });
+  } catch (e) {
+    tx.abort();
+    throw e;
+  }
   let missingObjects = 0;
   for (const o of reachableObjects(repo, delta.to).values()) if (!repo.hasObject(o.checksum, o.type)) missingObjects++;
   const complete = missingObjects === 0;
