@@ -146,9 +146,7 @@ export class LzmaDecoder {
   }
 
   private tree(probs: Uint16Array, base: number, bits: number): number {
-    let m = 1;
-    for (let i = 0; i < bits; i++) m = (m << 1) | this.bit(probs, base + m);
-    return m - (1 << bits);
+    return this.treeFast(probs, base, bits);
   }
 
   private reverseTree(probs: Uint16Array, base: number, bits: number): number {
@@ -194,20 +192,99 @@ export class LzmaDecoder {
     return sym;
   }
 
+  /** A literal coded against the byte at the last match distance, inlined like {@link plainLiteral}. */
+  private matchedLiteral(base: number, matchByte: number): number {
+    const rc = this.rc;
+    const probs = this.literal;
+    const input = this.input;
+    let range = rc[0];
+    let code = rc[1];
+    let sym = 1;
+    // While the decoded bits follow the match byte, its next bit selects the probabilities.
+    let offset = 0x100;
+    while (sym < 0x100) {
+      matchByte <<= 1;
+      const matchBit = matchByte & offset;
+      const i = base + offset + matchBit + sym;
+      const prob = probs[i];
+      const bound = (range >>> 11) * prob;
+      if (code < bound) {
+        range = bound;
+        probs[i] = prob + ((2048 - prob) >>> 5);
+        sym <<= 1;
+        offset &= ~matchBit;
+      } else {
+        range = (range - bound) >>> 0;
+        code = (code - bound) >>> 0;
+        probs[i] = prob - (prob >>> 5);
+        sym = (sym << 1) | 1;
+        offset &= matchBit;
+      }
+      if (range < 0x1000000) {
+        if (this.inPos >= this.inEnd) throw corrupt('compressed chunk ends early', { at: this.inPos });
+        range = (range * 256) >>> 0;
+        code = (code * 256 + input[this.inPos++]) >>> 0;
+      }
+    }
+    rc[0] = range;
+    rc[1] = code;
+    return sym;
+  }
+
   private directBits(count: number): number {
     const rc = this.rc;
+    const input = this.input;
+    let range = rc[0];
+    let code = rc[1];
     let v = 0;
     for (let i = 0; i < count; i++) {
-      rc[0] >>>= 1;
+      range >>>= 1;
       let b = 0;
-      if (rc[1] >= rc[0]) {
-        rc[1] -= rc[0];
+      if (code >= range) {
+        code = (code - range) >>> 0;
         b = 1;
       }
       v = ((v << 1) | b) >>> 0;
-      this.normalize();
+      if (range < 0x1000000) {
+        if (this.inPos >= this.inEnd) throw corrupt('compressed chunk ends early', { at: this.inPos });
+        range = (range * 256) >>> 0;
+        code = (code * 256 + input[this.inPos++]) >>> 0;
+      }
     }
+    rc[0] = range;
+    rc[1] = code;
     return v;
+  }
+
+  /** A bit-tree symbol of `bits` bits (most significant first), inlined like {@link plainLiteral}. */
+  private treeFast(probs: Uint16Array, base: number, bits: number): number {
+    const rc = this.rc;
+    const input = this.input;
+    let range = rc[0];
+    let code = rc[1];
+    let m = 1;
+    for (let i = 0; i < bits; i++) {
+      const prob = probs[base + m];
+      const bound = (range >>> 11) * prob;
+      if (code < bound) {
+        range = bound;
+        probs[base + m] = prob + ((2048 - prob) >>> 5);
+        m <<= 1;
+      } else {
+        range = (range - bound) >>> 0;
+        code = (code - bound) >>> 0;
+        probs[base + m] = prob - (prob >>> 5);
+        m = (m << 1) | 1;
+      }
+      if (range < 0x1000000) {
+        if (this.inPos >= this.inEnd) throw corrupt('compressed chunk ends early', { at: this.inPos });
+        range = (range * 256) >>> 0;
+        code = (code * 256 + input[this.inPos++]) >>> 0;
+      }
+    }
+    rc[0] = range;
+    rc[1] = code;
+    return m - (1 << bits);
   }
 
   private length(p: LenProbs, posState: number): number {
@@ -261,17 +338,7 @@ export class LzmaDecoder {
         } else {
           const from = pos - this.rep0 - 1;
           if (from < dictStart) throw corrupt('matched literal before the dictionary start', { at: pos });
-          let matchByte = out[from];
-          while (sym < 0x100) {
-            const matchBit = (matchByte >>> 7) & 1;
-            matchByte <<= 1;
-            const b = this.bit(this.literal, base + 0x100 + (matchBit << 8) + sym);
-            sym = (sym << 1) | b;
-            if (matchBit !== b) {
-              while (sym < 0x100) sym = (sym << 1) | this.bit(this.literal, base + sym);
-              break;
-            }
-          }
+          sym = this.matchedLiteral(base, out[from]);
         }
         out[pos++] = sym & 0xff;
         this.state = state < 4 ? 0 : state < 10 ? state - 3 : state - 6;
