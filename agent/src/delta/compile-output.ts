@@ -7,7 +7,7 @@
  *
  * Operator side.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Hex } from '../core/bytes';
 import { ioError } from '../core/errors';
@@ -98,8 +98,10 @@ function writeAtomically(path: string, bytes: Uint8Array): void {
 }
 
 /**
- * Writes the parts (unless inline) and then the superblock. Returns the
- * superblock's bytes. Throws ERR_IO / ERR_NO_SPACE / ERR_PERMISSION.
+ * Writes the parts (unless inline) and then the superblock, and removes
+ * part files a previous delta in the same directory left beyond the new
+ * ones. Returns the superblock's bytes. Throws ERR_IO / ERR_NO_SPACE /
+ * ERR_PERMISSION.
  */
 export function writeDeltaFiles(f: DeltaFiles): Buffer {
   try {
@@ -118,5 +120,10 @@ export function writeDeltaFiles(f: DeltaFiles): Buffer {
     parts: f.parts.map((p) => p.header), fallbacks: [...f.fallbacks], endianness: f.endianness,
   });
   writeAtomically(join(f.dir, 'superblock'), sb);
+  // Parts of an earlier delta with more parts (or not inline) would only confuse a reader of the directory.
+  const keep = f.inlineKeys ? 0 : f.parts.length;
+  for (const name of readdirSync(f.dir)) {
+    if (/^\d+$/.test(name) && Number(name) >= keep) rmSync(join(f.dir, name), { force: true });
+  }
   return sb;
 }

@@ -5,10 +5,12 @@
  * commit does not (the target commit itself travels in the superblock). A
  * new regular file paired with an old one (compile-pairing.ts) ships as a
  * bsdiff patch, or, when rolling-checksum chunks already cover at least 90%
- * of it (or bsdiff is off or the pair too large and OSTree's 50% chunk rule
- * holds), as rollsum copies from the old file plus the new bytes. Unpaired files larger
- * than `minFallbackSize` become fallbacks (fetched as plain objects), as in
- * OSTree.
+ * of it (files of 64 KiB and more; or bsdiff is off or the pair too large
+ * and OSTree's 50% chunk rule holds), as rollsum copies from the old file
+ * plus the new bytes. A patch that would compress worse than the file
+ * itself, and gzip/xz data paired only by name, ship the whole file.
+ * Unpaired files larger than `minFallbackSize` become fallbacks (fetched
+ * as plain objects), as in OSTree.
  *
  * Where Canopy's deltas get smaller than OSTree's: the parts are laid out
  * by kind, so xz sees like next to like: (1) metadata, rollsum and bsdiff
@@ -31,7 +33,7 @@ import { readXattrsOf, type Repo } from '../repo/index';
 import { BsdiffPool, type BsdiffResult } from './bsdiff-pool';
 import { PartCompressor, writeDeltaFiles, type FinishedPart } from './compile-output';
 import type { XzCompressOptions } from './xz-compress';
-import { pairModifiedFiles, type Pair } from './compile-pairing';
+import { pairModifiedFiles, type Pair, type PairKind } from './compile-pairing';
 import { ContentStats, scanCommit, type CommitScan } from './compile-scan';
 import { commitMetaKey, deltaDir, deltaName, inlinePartKey } from './delta-path';
 import { PartBuilder } from './part-builder';
@@ -212,9 +214,9 @@ export async function generateDelta(repo: Repo, opts: GenerateDeltaOptions): Pro
     // Decide each pair in path order: rollsum runs here, bsdiff jobs go to the pool.
     const diffs: DiffEntry[] = [];
     const plain: Array<{ checksum: string; path: string; size: number }> = [];
-    const pairedList = [...pairs].map(([checksum, p]) => ({ checksum, from: p.from, path: [...newFiles.get(checksum)!].sort()[0] })).sort(byPath);
-    for (const [i, e] of pairedList.entries()) {
-      const kind = decidePair(reader.content(e.from), reader.content(e.checksum), { useBsdiff, useRollsum, maxBsdiff });
+    const pairedList = [...pairs].map(([checksum, p]) => ({ checksum, from: p.from, how: p.kind, path: [...newFiles.get(checksum)!].sort()[0] })).sort(byPath);
+    for (const [i, { how, ...e }] of pairedList.entries()) {
+      const kind = decidePair(reader.content(e.from), reader.content(e.checksum), { useBsdiff, useRollsum, maxBsdiff, kind: how });
       if (kind.kind === 'rollsum') diffs.push({ ...e, kind: 'rollsum', matches: kind.matches });
       else if (kind.kind === 'bsdiff') {
         const patch = pool.diff(() => ({ old: reader.content(e.from), nw: reader.content(e.checksum) }));
@@ -320,12 +322,33 @@ export async function generateDelta(repo: Repo, opts: GenerateDeltaOptions): Pro
 
 type PairDecision = { kind: 'rollsum'; matches: RollsumMatch[] } | { kind: 'bsdiff' } | { kind: 'plain' };
 
-/** How a paired file travels (see the module notes). */
-export function decidePair(old: Uint8Array, nw: Uint8Array, o: { useBsdiff: boolean; useRollsum: boolean; maxBsdiff: number }): PairDecision {
+/** Below this size bsdiff is cheap and at least as good, so rollsum is not even computed. */
+const ROLLSUM_MIN_SIZE = 64 * 1024;
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const XZ_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
+const looksCompressed = (b: Uint8Array): boolean => [GZIP_MAGIC, XZ_MAGIC].some((m) => m.every((x, i) => b[i] === x));
+
+export interface PairPolicy {
+  useBsdiff: boolean;
+  useRollsum: boolean;
+  maxBsdiff: number;
+  /** How the pair was found (compile-pairing.ts); 'path' when absent. */
+  kind?: PairKind;
+}
+
+/**
+ * How a paired file travels (see the module notes). Compressed data paired
+ * only by name (another package's `changelog.gz`) shares nothing with its
+ * partner: it ships whole, without spending a bsdiff on it.
+ */
+export function decidePair(old: Uint8Array, nw: Uint8Array, o: PairPolicy): PairDecision {
+  const bsdiffOk = o.useBsdiff && old.length + nw.length <= o.maxBsdiff && !((o.kind ?? 'path') !== 'path' && looksCompressed(nw));
+  if (bsdiffOk && (!o.useRollsum || nw.length < ROLLSUM_MIN_SIZE)) return { kind: 'bsdiff' };
+  if (!o.useRollsum) return { kind: 'plain' };
   const r = rollsumMatches(old, nw);
   const nearlySame = r.matchSize >= 0.9 * nw.length;
-  const bsdiffOk = o.useBsdiff && old.length + nw.length <= o.maxBsdiff;
-  if (o.useRollsum && r.matches.length > 0 && (nearlySame || (!bsdiffOk && rollsumWorthIt(r)))) return { kind: 'rollsum', matches: r.matches };
+  if (r.matches.length > 0 && (nearlySame || (!bsdiffOk && rollsumWorthIt(r)))) return { kind: 'rollsum', matches: r.matches };
   return bsdiffOk ? { kind: 'bsdiff' } : { kind: 'plain' };
 }
 

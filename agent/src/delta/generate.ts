@@ -12,7 +12,7 @@ export {
   rollsumChunks, rollsumMatches, rollsumWorthIt, rollsumWrites, findChunkEnd, ROLLSUM_CHUNK_MAX,
   type RollsumChunk, type RollsumMatch, type RollsumResult, type RollsumWrite,
 } from './rollsum';
-export { generateDelta, decidePair, type GenerateDeltaOptions, type GenerateDeltaResult } from './compile';
+export { generateDelta, decidePair, type GenerateDeltaOptions, type GenerateDeltaResult, type PairPolicy } from './compile';
 export { pairModifiedFiles, type Pair, type PairKind, type PairingInput, type PairStat } from './compile-pairing';
 export { scanCommit, ContentStats, type CommitScan, type ContentStat } from './compile-scan';
 export { PartBuilder } from './part-builder';

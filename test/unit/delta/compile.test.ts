@@ -69,6 +69,10 @@ describe('delta/compile: decisions and part builder', function () {
     assert.equal(decidePair(old, edited, opts).kind, 'bsdiff');
     assert.equal(decidePair(old, edited, { ...opts, maxBsdiff: 100 }).kind, 'plain');
     assert.equal(decidePair(old, edited, { ...opts, useBsdiff: false }).kind, 'plain');
+    assert.equal(decidePair(old.subarray(0, 1000), edited.subarray(0, 1000), opts).kind, 'bsdiff', 'small files skip rollsum');
+    const gz = Buffer.concat([Buffer.from([0x1f, 0x8b]), pseudoRandomBytes(100_000, 9)]);
+    assert.equal(decidePair(old, gz, { ...opts, kind: 'basename' }).kind, 'plain', 'compressed data paired by name only ships whole');
+    assert.equal(decidePair(old, gz, { ...opts, kind: 'path' }).kind, 'bsdiff', 'the same path (a package update) is still diffed');
   });
 
   it('writes the opcode sequences OSTree writes, which decode back to the objects', function () {
@@ -208,6 +212,9 @@ describe('delta/compile: generateDelta', function () {
       assert.equal(sha256Hex(f), h.checksum);
       unwrapPartFile(f, 2 * h.usize + (1 << 20) + h.objects.length * 4160);
     });
+    // Generating again into the same directory with fewer parts leaves no stale part behind.
+    await generateDelta(w.server, { from: w.a, to: w.b, outputDir: dir });
+    assert.deepEqual(readdirSync(dir).sort(), ['0', '1', '2', 'superblock']);
   });
 
   it('fails cleanly for a commit that is not in the repository', async function () {
