@@ -9,9 +9,9 @@
  * Operator side.
  */
 import { closeSync, lstatSync, openSync, readSync } from 'node:fs';
-import { ioError } from '../core/errors';
-import { ObjectType, isLinkMode, parseArchiveHeader } from '../objects/index';
-import type { Repo } from '../repo/index';
+import { CanopyError, ioError } from '../core/errors';
+import { ObjectType, fileChecksum, isLinkMode, parseArchiveHeader, type FileHeader } from '../objects/index';
+import { readXattrsOf, type Repo } from '../repo/index';
 
 /** The tree of one commit, by object. */
 export interface CommitScan {
@@ -22,7 +22,14 @@ export interface CommitScan {
   readonly files: Map<string, string[]>;
 }
 
-/** Walks the whole tree of `commit`. Throws as the repository's loaders (ERR_OBJECT_NOT_FOUND, ERR_CHECKSUM_MISMATCH, …). */
+/** Most entries (files and directories, counted per path) a scan walks. */
+export const MAX_SCAN_ENTRIES = 20_000_000;
+
+/**
+ * Walks the whole tree of `commit`. Throws as the repository's loaders
+ * (ERR_OBJECT_NOT_FOUND, ERR_CHECKSUM_MISMATCH, …), and ERR_TREE_TOO_LARGE
+ * past {@link MAX_SCAN_ENTRIES} (a tree whose shared subtrees expand without end).
+ */
 export function scanCommit(repo: Repo, commit: string): CommitScan {
   const c = repo.loadCommit(commit);
   const metadata = new Map<string, { checksum: string; type: ObjectType }>();
@@ -37,9 +44,14 @@ export function scanCommit(repo: Repo, commit: string): CommitScan {
   // A dirtree reached twice is walked once per path, so every path of every file is known.
   const stack: Array<{ tree: string; path: string }> = [{ tree: c.rootTree, path: '' }];
   addMeta(c.rootTree, ObjectType.DIR_TREE);
+  let entries = 0;
   while (stack.length > 0) {
     const { tree, path } = stack.pop()!;
     const dt = repo.loadDirTree(tree);
+    entries += dt.files.length + dt.dirs.length;
+    if (entries > MAX_SCAN_ENTRIES) {
+      throw new CanopyError('ERR_TREE_TOO_LARGE', `commit ${commit} expands to more than ${MAX_SCAN_ENTRIES} paths`, { commit });
+    }
     for (const f of dt.files) {
       const p = `${path}/${f.name}`;
       const list = files.get(f.checksum);
@@ -112,5 +124,36 @@ export class ContentStats {
     } finally {
       closeSync(fd);
     }
+  }
+}
+
+/** Reads file objects with their full headers, verified against their names. */
+export class ContentReader {
+  private xattrs = new Map<string, FileHeader['xattrs']>();
+
+  constructor(private readonly repo: Repo) {}
+
+  /** Bare repositories keep xattrs on the object files: read them in batches up front. */
+  prefetchXattrs(checksums: Iterable<string>): void {
+    if (this.repo.mode !== 'bare') return;
+    const paths = [...checksums].map((c) => this.repo.objectPath(c, ObjectType.FILE));
+    const got = readXattrsOf(paths);
+    for (const c of checksums) this.xattrs.set(c, got.get(this.repo.objectPath(c, ObjectType.FILE)) ?? []);
+  }
+
+  read(checksum: string): { header: FileHeader; content: Buffer } {
+    if (this.repo.mode !== 'bare') return this.repo.readFileObject(checksum, true);
+    const o = this.repo.readFileObject(checksum, false);
+    const header: FileHeader = { ...o.header, xattrs: this.xattrs.get(checksum) ?? [] };
+    const actual = fileChecksum(header, o.content);
+    if (actual !== checksum) {
+      throw new CanopyError('ERR_CHECKSUM_MISMATCH', `file object ${checksum} in ${this.repo.path} hashes to ${actual}: the repository is corrupt (run fsck)`, { checksum, actual });
+    }
+    return { header, content: o.content };
+  }
+
+  /** Content only, unverified (old objects: what is produced from them is verified by the client). */
+  content(checksum: string): Buffer {
+    return this.repo.readFileObject(checksum, false).content;
   }
 }

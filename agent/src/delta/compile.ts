@@ -28,15 +28,14 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CanopyError, ioError } from '../core/errors';
 import { parse, type VarDict } from '../gvariant/index';
-import { ObjectType, fileChecksum, type FileHeader } from '../objects/index';
-import { readXattrsOf, type Repo } from '../repo/index';
+import { ObjectType } from '../objects/index';
+import type { Repo } from '../repo/index';
 import { BsdiffPool, type BsdiffResult } from './bsdiff-pool';
 import { PartCompressor, writeDeltaFiles, type FinishedPart } from './compile-output';
-import type { XzCompressOptions } from './xz-compress';
 import { pairModifiedFiles, type Pair, type PairKind } from './compile-pairing';
-import { ContentStats, scanCommit, type CommitScan } from './compile-scan';
+import { ContentReader, ContentStats, scanCommit, type CommitScan } from './compile-scan';
 import { commitMetaKey, deltaDir, deltaName, inlinePartKey } from './delta-path';
-import { PartBuilder } from './part-builder';
+import { PartStream, type PartBuilder } from './part-builder';
 import { rollsumMatches, rollsumWorthIt, rollsumWrites, type RollsumMatch } from './rollsum';
 import type { DeltaEndianness, DeltaFallback } from './superblock';
 
@@ -101,62 +100,161 @@ const extension = (p: string): string => {
 const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const byPath = <T extends { path: string }>(a: T, b: T): number => compareStrings(a.path, b.path);
 
-/** Reads file objects with their full headers, verified against their names. */
-class ContentReader {
-  private xattrs = new Map<string, FileHeader['xattrs']>();
-
-  constructor(private readonly repo: Repo) {}
-
-  /** Bare repositories keep xattrs on the object files: read them in batches up front. */
-  prefetchXattrs(checksums: Iterable<string>): void {
-    if (this.repo.mode !== 'bare') return;
-    const paths = [...checksums].map((c) => this.repo.objectPath(c, ObjectType.FILE));
-    const got = readXattrsOf(paths);
-    for (const c of checksums) this.xattrs.set(c, got.get(this.repo.objectPath(c, ObjectType.FILE)) ?? []);
-  }
-
-  read(checksum: string): { header: FileHeader; content: Buffer } {
-    if (this.repo.mode !== 'bare') return this.repo.readFileObject(checksum, true);
-    const o = this.repo.readFileObject(checksum, false);
-    const header: FileHeader = { ...o.header, xattrs: this.xattrs.get(checksum) ?? [] };
-    const actual = fileChecksum(header, o.content);
-    if (actual !== checksum) {
-      throw new CanopyError('ERR_CHECKSUM_MISMATCH', `file object ${checksum} in ${this.repo.path} hashes to ${actual}: the repository is corrupt (run fsck)`, { checksum, actual });
-    }
-    return { header, content: o.content };
-  }
-
-  /** Content only, unverified (old objects: what is produced from them is verified by the client). */
-  content(checksum: string): Buffer {
-    return this.repo.readFileObject(checksum, false).content;
-  }
-}
-
 type DiffEntry =
   | { kind: 'rollsum'; checksum: string; path: string; from: string; matches: RollsumMatch[] }
   | { kind: 'bsdiff'; checksum: string; path: string; from: string; patch: Promise<BsdiffResult> };
 
-/** Splits a stream of objects into parts of at most `max` bytes (estimated as OSTree does). */
-class PartStream {
-  private cur: PartBuilder | null = null;
-
-  constructor(private readonly max: number, private readonly emit: (b: PartBuilder) => void) {}
-
-  /** The builder to add an object of about `bytes` bytes to. */
-  next(bytes: number): PartBuilder {
-    if (this.cur && !this.cur.isEmpty && this.cur.sizeEstimate + bytes > this.max) this.flush();
-    this.cur ??= new PartBuilder();
-    return this.cur;
-  }
-
-  flush(): void {
-    if (this.cur && !this.cur.isEmpty) this.emit(this.cur);
-    this.cur = null;
-  }
-}
-
 function emptyScan(): CommitScan {
   return { commit: '', metadata: new Map(), files: new Map() };
+}
+
+/** Lets worker messages, child processes and timers run between chunks of synchronous work. */
+const yieldNow = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+interface Settings {
+  from: string | null;
+  to: string;
+  minFallback: number;
+  maxChunk: number;
+  maxBsdiff: number;
+  useBsdiff: boolean;
+  useRollsum: boolean;
+  threads: number;
+  x86Filter: boolean;
+  xzPreset: number;
+  progress: NonNullable<GenerateDeltaOptions['onProgress']>;
+}
+
+function settings(opts: GenerateDeltaOptions): Settings {
+  const s: Settings = {
+    from: opts.from ?? null,
+    to: opts.to,
+    minFallback: opts.minFallbackSize ?? DEFAULTS.minFallbackSize,
+    maxChunk: opts.maxChunkSize ?? DEFAULTS.maxChunkSize,
+    maxBsdiff: opts.maxBsdiffSize ?? DEFAULTS.maxBsdiffSize,
+    useBsdiff: opts.bsdiff ?? true,
+    useRollsum: opts.rollsum ?? true,
+    threads: Math.max(1, opts.threads ?? 2),
+    x86Filter: opts.x86Filter ?? true,
+    xzPreset: opts.xzPreset ?? 8,
+    progress: opts.onProgress ?? ((): void => undefined),
+  };
+  for (const [k, v] of [['minFallbackSize', s.minFallback], ['maxChunkSize', s.maxChunk], ['maxBsdiffSize', s.maxBsdiff]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0 || (k === 'maxChunkSize' && v === 0)) throw new CanopyError('ERR_INVALID_ARGUMENT', `${k} must be a ${k === 'maxChunkSize' ? 'positive' : 'non-negative'} integer, got ${v}`);
+  }
+  return s;
+}
+
+/** What the target has that the source lacks, and the pairs of new and old files. */
+interface Inventory {
+  newMeta: Array<{ checksum: string; type: ObjectType }>;
+  newFiles: Map<string, string[]>;
+  newLinks: Array<{ checksum: string; path: string }>;
+  pairs: Map<string, Pair>;
+  stats: ContentStats;
+}
+
+function inventory(repo: Repo, s: Settings): Inventory {
+  s.progress({ phase: 'scan', done: 0, total: 2 });
+  const toScan = scanCommit(repo, s.to);
+  const fromScan = s.from === null ? emptyScan() : scanCommit(repo, s.from);
+  s.progress({ phase: 'scan', done: 2, total: 2 });
+  const stats = new ContentStats(repo);
+  const newMeta = [...toScan.metadata.entries()].filter(([k]) => !fromScan.metadata.has(k)).map(([, v]) => v);
+  const newFiles = new Map<string, string[]>();
+  const newLinks: Array<{ checksum: string; path: string }> = [];
+  for (const [checksum, paths] of toScan.files) {
+    if (fromScan.files.has(checksum)) continue;
+    if (stats.get(checksum).isLink) newLinks.push({ checksum, path: [...paths].sort()[0] });
+    else newFiles.set(checksum, paths);
+  }
+  const pairs: Map<string, Pair> = s.from === null || (!s.useBsdiff && !s.useRollsum) ? new Map()
+    : pairModifiedFiles({ newFiles, oldFiles: fromScan.files, stat: (c) => stats.get(c) });
+  return { newMeta, newFiles, newLinks, pairs, stats };
+}
+
+type Plain = { checksum: string; path: string; size: number };
+
+/** Decides each pair in path order: rollsum runs here, bsdiff jobs go to the pool. */
+async function decidePairs(inv: Inventory, reader: ContentReader, pool: BsdiffPool, s: Settings): Promise<{ diffs: DiffEntry[]; plain: Plain[] }> {
+  const diffs: DiffEntry[] = [];
+  const plain: Plain[] = [];
+  const list = [...inv.pairs].map(([checksum, p]) => ({ checksum, from: p.from, how: p.kind, path: [...inv.newFiles.get(checksum)!].sort()[0] })).sort(byPath);
+  for (const [i, { how, ...e }] of list.entries()) {
+    const d = decidePair(reader.content(e.from), reader.content(e.checksum), { useBsdiff: s.useBsdiff, useRollsum: s.useRollsum, maxBsdiff: s.maxBsdiff, kind: how });
+    if (d.kind === 'rollsum') diffs.push({ ...e, kind: 'rollsum', matches: d.matches });
+    else if (d.kind === 'bsdiff') {
+      const patch = pool.diff(() => ({ old: reader.content(e.from), nw: reader.content(e.checksum) }));
+      patch.catch(() => undefined);
+      diffs.push({ ...e, kind: 'bsdiff', patch });
+    } else plain.push({ checksum: e.checksum, path: e.path, size: inv.stats.get(e.checksum).size });
+    s.progress({ phase: 'diff', done: i + 1, total: list.length });
+    if ((i & 15) === 15) await yieldNow();
+  }
+  for (const [checksum, paths] of inv.newFiles) if (!inv.pairs.has(checksum)) plain.push({ checksum, path: [...paths].sort()[0], size: inv.stats.get(checksum).size });
+  return { diffs, plain };
+}
+
+type Counts = GenerateDeltaResult['counts'];
+type Compress = (b: PartBuilder, x86: boolean) => Promise<FinishedPart>;
+
+/**
+ * Whole files, sorted by extension then path and routed by content (x86
+ * code, the rest), then symlinks. Built first, so their compression
+ * overlaps the bsdiff jobs.
+ */
+async function plainParts(files: Plain[], links: Inventory['newLinks'], reader: ContentReader, compress: Compress, counts: Counts, s: Settings): Promise<Array<Promise<FinishedPart>>> {
+  const x86Parts: Array<Promise<FinishedPart>> = [];
+  const fileParts: Array<Promise<FinishedPart>> = [];
+  const x86Stream = new PartStream(s.maxChunk, (b) => x86Parts.push(compress(b, true)));
+  const fileStream = new PartStream(s.maxChunk, (b) => fileParts.push(compress(b, false)));
+  files.sort((a, b) => compareStrings(extension(a.path), extension(b.path)) || byPath(a, b));
+  for (const [i, f] of files.entries()) {
+    const o = reader.read(f.checksum);
+    const x86 = s.x86Filter && isX86Elf(o.content);
+    (x86 ? x86Stream : fileStream).next(o.content.length).addFile(f.checksum, o.header, o.content);
+    counts[x86 ? 'x86' : 'files']++;
+    if ((i & 63) === 63) await yieldNow();
+  }
+  x86Stream.flush();
+  for (const l of links.sort(byPath)) {
+    const o = reader.read(l.checksum);
+    fileStream.next(Buffer.byteLength(o.header.symlinkTarget)).addFile(l.checksum, o.header, o.content);
+  }
+  fileStream.flush();
+  return [...x86Parts, ...fileParts];
+}
+
+/** Metadata, then rollsum and bsdiff objects in path order (waiting for each patch in turn). */
+async function diffParts(repo: Repo, meta: Inventory['newMeta'], diffs: DiffEntry[], reader: ContentReader, compress: Compress, counts: Counts, s: Settings): Promise<Array<Promise<FinishedPart>>> {
+  const parts: Array<Promise<FinishedPart>> = [];
+  const stream = new PartStream(s.maxChunk, (b) => parts.push(compress(b, false)));
+  for (const m of meta) {
+    const bytes = repo.readMetadataBytes(m.type, m.checksum);
+    stream.next(bytes.length).addMetadata(m.type, m.checksum, bytes);
+  }
+  for (const [i, d] of diffs.entries()) {
+    const o = reader.read(d.checksum);
+    if (d.kind === 'rollsum') {
+      const writes = rollsumWrites(d.matches, o.content.length);
+      const fresh = writes.reduce((sum, w) => sum + (w.from === 'payload' ? w.length : 0), 0);
+      stream.next(fresh + 32).addRollsum(d.checksum, o.header, o.content, d.from, writes);
+      counts.rollsum++;
+    } else {
+      const r = await d.patch;
+      if (r.patchCost < r.rawCost) {
+        stream.next(r.patch.length + 32).addBsdiff(d.checksum, o.header, o.content.length, d.from, r.patch);
+        counts.bsdiff++;
+      } else {
+        // The pair turned out unrelated: the file itself compresses better than the patch.
+        stream.next(o.content.length).addFile(d.checksum, o.header, o.content);
+        counts.files++;
+      }
+    }
+    s.progress({ phase: 'build', done: i + 1, total: diffs.length });
+  }
+  stream.flush();
+  return parts;
 }
 
 /**
@@ -166,147 +264,56 @@ function emptyScan(): CommitScan {
  * @throws CanopyError ERR_OBJECT_NOT_FOUND / ERR_CHECKSUM_MISMATCH and the
  *   other repository read errors for missing or corrupt objects;
  *   ERR_INVALID_ARGUMENT for bad options; ERR_EXTERNAL_TOOL when xz is
- *   missing or fails; ERR_XATTR (bare repositories); ERR_IO / ERR_NO_SPACE.
+ *   missing or fails; ERR_XATTR (bare repositories); ERR_TREE_TOO_LARGE;
+ *   ERR_IO / ERR_NO_SPACE.
  */
 export async function generateDelta(repo: Repo, opts: GenerateDeltaOptions): Promise<GenerateDeltaResult> {
-  const from = opts.from ?? null;
-  const to = opts.to;
+  const s = settings(opts);
+  const { from, to } = s;
   const name = deltaName(from, to);
-  const minFallback = opts.minFallbackSize ?? DEFAULTS.minFallbackSize;
-  const maxChunk = opts.maxChunkSize ?? DEFAULTS.maxChunkSize;
-  const maxBsdiff = opts.maxBsdiffSize ?? DEFAULTS.maxBsdiffSize;
-  for (const [k, v] of [['minFallbackSize', minFallback], ['maxChunkSize', maxChunk], ['maxBsdiffSize', maxBsdiff]] as const) {
-    if (!Number.isSafeInteger(v) || v < 0 || (k === 'maxChunkSize' && v === 0)) throw new CanopyError('ERR_INVALID_ARGUMENT', `${k} must be a ${k === 'maxChunkSize' ? 'positive' : 'non-negative'} integer, got ${v}`);
-  }
-  const useBsdiff = opts.bsdiff ?? true;
-  const useRollsum = opts.rollsum ?? true;
-  const threads = Math.max(1, opts.threads ?? 2);
-  const progress = opts.onProgress ?? ((): void => undefined);
-
-  // Commits first: a missing or corrupt one fails before any work.
+  // The commit first: a missing or corrupt one fails before any work.
   const commitBytes = repo.readMetadataBytes(ObjectType.COMMIT, to);
-  progress({ phase: 'scan', done: 0, total: 2 });
-  const toScan = scanCommit(repo, to);
-  const fromScan = from === null ? emptyScan() : scanCommit(repo, from);
-  progress({ phase: 'scan', done: 2, total: 2 });
-
-  const stats = new ContentStats(repo);
-  const newMeta = [...toScan.metadata.entries()].filter(([k]) => !fromScan.metadata.has(k)).map(([, v]) => v);
-  const newFiles = new Map<string, string[]>();
-  const newLinks: Array<{ checksum: string; path: string }> = [];
-  for (const [checksum, paths] of toScan.files) {
-    if (fromScan.files.has(checksum)) continue;
-    const path = [...paths].sort()[0];
-    if (stats.get(checksum).isLink) newLinks.push({ checksum, path });
-    else newFiles.set(checksum, paths);
-  }
-  const pairs: Map<string, Pair> = from === null || (!useBsdiff && !useRollsum) ? new Map()
-    : pairModifiedFiles({ newFiles, oldFiles: fromScan.files, stat: (c) => stats.get(c) });
+  const inv = inventory(repo, s);
   const reader = new ContentReader(repo);
-  reader.prefetchXattrs([...newFiles.keys(), ...newLinks.map((l) => l.checksum)]);
+  reader.prefetchXattrs([...inv.newFiles.keys(), ...inv.newLinks.map((l) => l.checksum)]);
 
-  const pool = new BsdiffPool(useBsdiff && pairs.size > 0 ? threads : 0);
-  const compressor = new PartCompressor(threads);
+  const pool = new BsdiffPool(s.useBsdiff && inv.pairs.size > 0 ? s.threads : 0);
+  const compressor = new PartCompressor(s.threads);
   // x86 code compresses best with the preset as it is; patches and other files (much text) with
   // 4 literal context bits, no position bits and a longer nice length (about 0.5% smaller).
-  const xz = (x86: boolean): XzCompressOptions => (x86 ? { preset: opts.xzPreset ?? 8, x86 } : { preset: opts.xzPreset ?? 8, lc: 4, lp: 0, pb: 0, nice: 128 });
+  const compress: Compress = (b, x86) => compressor.compress(b, x86 ? { preset: s.xzPreset, x86 } : { preset: s.xzPreset, lc: 4, lp: 0, pb: 0, nice: 128 });
   try {
-    // Decide each pair in path order: rollsum runs here, bsdiff jobs go to the pool.
-    const diffs: DiffEntry[] = [];
-    const plain: Array<{ checksum: string; path: string; size: number }> = [];
-    const pairedList = [...pairs].map(([checksum, p]) => ({ checksum, from: p.from, how: p.kind, path: [...newFiles.get(checksum)!].sort()[0] })).sort(byPath);
-    for (const [i, { how, ...e }] of pairedList.entries()) {
-      const kind = decidePair(reader.content(e.from), reader.content(e.checksum), { useBsdiff, useRollsum, maxBsdiff, kind: how });
-      if (kind.kind === 'rollsum') diffs.push({ ...e, kind: 'rollsum', matches: kind.matches });
-      else if (kind.kind === 'bsdiff') {
-        const patch = pool.diff(() => ({ old: reader.content(e.from), nw: reader.content(e.checksum) }));
-        patch.catch(() => undefined);
-        diffs.push({ ...e, kind: 'bsdiff', patch });
-      } else plain.push({ checksum: e.checksum, path: e.path, size: stats.get(e.checksum).size });
-      progress({ phase: 'diff', done: i + 1, total: pairedList.length });
-    }
-    for (const [checksum, paths] of newFiles) if (!pairs.has(checksum)) plain.push({ checksum, path: [...paths].sort()[0], size: stats.get(checksum).size });
-
+    const { diffs, plain } = await decidePairs(inv, reader, pool, s);
     // Fallbacks: large files that are not diffed.
     const fallbacks: DeltaFallback[] = [];
     const inParts = plain.filter((f) => {
-      if (minFallback === 0 || f.size <= minFallback) return true;
+      if (s.minFallback === 0 || f.size <= s.minFallback) return true;
       fallbacks.push({ type: ObjectType.FILE, checksum: f.checksum, size: storedSize(repo, f.checksum, f.size), usize: f.size });
       return false;
     });
     fallbacks.sort((a, b) => (a.checksum < b.checksum ? -1 : 1));
-    const counts = { metadata: newMeta.length, rollsum: 0, bsdiff: 0, files: 0, x86: 0, symlinks: newLinks.length, fallbacks: fallbacks.length };
+    const counts: Counts = { metadata: inv.newMeta.length, rollsum: 0, bsdiff: 0, files: 0, x86: 0, symlinks: inv.newLinks.length, fallbacks: fallbacks.length };
 
-    // Plain files (built first so their compression overlaps the bsdiff jobs),
-    // sorted by extension then path, routed by content: x86 code, the rest, then symlinks.
-    const x86Filter = opts.x86Filter ?? true;
-    const x86Parts: Array<Promise<FinishedPart>> = [];
-    const fileParts: Array<Promise<FinishedPart>> = [];
-    const x86Stream = new PartStream(maxChunk, (b) => x86Parts.push(compressor.compress(b, xz(true))));
-    const fileStream = new PartStream(maxChunk, (b) => fileParts.push(compressor.compress(b, xz(false))));
-    inParts.sort((a, b) => compareStrings(extension(a.path), extension(b.path)) || byPath(a, b));
-    for (const [i, f] of inParts.entries()) {
-      const o = reader.read(f.checksum);
-      const x86 = x86Filter && isX86Elf(o.content);
-      (x86 ? x86Stream : fileStream).next(o.content.length).addFile(f.checksum, o.header, o.content);
-      counts[x86 ? 'x86' : 'files']++;
-      progress({ phase: 'build', done: i + 1, total: inParts.length + diffs.length });
-    }
-    x86Stream.flush();
-    for (const l of newLinks.sort(byPath)) {
-      const o = reader.read(l.checksum);
-      fileStream.next(Buffer.byteLength(o.header.symlinkTarget)).addFile(l.checksum, o.header, o.content);
-    }
-    fileStream.flush();
-
-    // Metadata, then rollsum and bsdiff objects in path order.
-    const diffParts: Array<Promise<FinishedPart>> = [];
-    const diffStream = new PartStream(maxChunk, (b) => diffParts.push(compressor.compress(b, xz(false))));
-    for (const m of newMeta) {
-      const bytes = repo.readMetadataBytes(m.type, m.checksum);
-      diffStream.next(bytes.length).addMetadata(m.type, m.checksum, bytes);
-    }
-    for (const [i, d] of diffs.entries()) {
-      const o = reader.read(d.checksum);
-      if (d.kind === 'rollsum') {
-        const writes = rollsumWrites(d.matches, o.content.length);
-        const fresh = writes.reduce((sum, w) => sum + (w.from === 'payload' ? w.length : 0), 0);
-        diffStream.next(fresh + 32).addRollsum(d.checksum, o.header, o.content, d.from, writes);
-        counts.rollsum++;
-      } else {
-        const r = await d.patch;
-        if (r.patchCost < r.rawCost) {
-          diffStream.next(r.patch.length + 32).addBsdiff(d.checksum, o.header, o.content.length, d.from, r.patch);
-          counts.bsdiff++;
-        } else {
-          // The pair turned out unrelated: the file itself compresses better than the patch.
-          diffStream.next(o.content.length).addFile(d.checksum, o.header, o.content);
-          counts.files++;
-        }
-      }
-      progress({ phase: 'build', done: inParts.length + i + 1, total: inParts.length + diffs.length });
-    }
-    diffStream.flush();
+    const rawParts = await plainParts(inParts, inv.newLinks, reader, compress, counts, s);
+    const pending = [...await diffParts(repo, inv.newMeta, diffs, reader, compress, counts, s), ...rawParts];
     await pool.close();
-
-    const pending = [...diffParts, ...x86Parts, ...fileParts];
     let compressed = 0;
-    progress({ phase: 'compress', done: 0, total: pending.length });
+    s.progress({ phase: 'compress', done: 0, total: pending.length });
     const parts = await Promise.all(pending.map((p) => p.then((r) => {
-      progress({ phase: 'compress', done: ++compressed, total: pending.length });
+      s.progress({ phase: 'compress', done: ++compressed, total: pending.length });
       return r;
     })));
 
     const dir = opts.outputDir ?? join(repo.path, deltaDir(from, to));
     const meta = repo.readCommitMeta(to);
-    progress({ phase: 'write', done: 0, total: 1 });
+    s.progress({ phase: 'write', done: 0, total: 1 });
     const sb = writeDeltaFiles({
       dir, from, to, commit: commitBytes, parts, fallbacks, metadata: opts.metadata ?? [],
       inlineKeys: opts.inline ? parts.map((_, i) => inlinePartKey(from, to, i)) : undefined,
       commitMeta: meta ? { key: commitMetaKey(from, to), value: parse('a{sv}', meta) as VarDict } : undefined,
       endianness: opts.endianness ?? 'l', timestamp: opts.timestamp ?? Math.floor(Date.now() / 1000),
     });
-    progress({ phase: 'write', done: 1, total: 1 });
+    s.progress({ phase: 'write', done: 1, total: 1 });
     return {
       name, dir, superblockSize: sb.length,
       parts: parts.map((p) => ({ size: p.header.size, usize: p.header.usize, objects: p.header.objects.length })),

@@ -138,3 +138,22 @@ export class PartBuilder {
     return serializePart({ modes: this.modes, xattrs: this.xattrs, payload, ops: Uint8Array.from(this.ops) });
   }
 }
+
+/** Splits a stream of objects into parts of at most `max` bytes (estimated as OSTree does). */
+export class PartStream {
+  private cur: PartBuilder | null = null;
+
+  constructor(private readonly max: number, private readonly emit: (b: PartBuilder) => void) {}
+
+  /** The builder to add an object of about `bytes` bytes to. */
+  next(bytes: number): PartBuilder {
+    if (this.cur && !this.cur.isEmpty && this.cur.sizeEstimate + bytes > this.max) this.flush();
+    this.cur ??= new PartBuilder();
+    return this.cur;
+  }
+
+  flush(): void {
+    if (this.cur && !this.cur.isEmpty) this.emit(this.cur);
+    this.cur = null;
+  }
+}
