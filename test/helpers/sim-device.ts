@@ -86,6 +86,10 @@ export interface StartOptions {
   staged?: boolean;
   /** Boot and restart after a simulated reboot (default true). */
   autoReboot?: boolean;
+  /** Options for node itself, before the bundle (e.g. V8 memory flags). */
+  nodeArgs?: string[];
+  /** Extra environment of the agent process (e.g. the unit's Environment= settings). */
+  env?: Record<string, string>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -199,6 +203,11 @@ export class SimDevice {
     return (await createBackend(this.sysroot, { fwEnvConfig: this.env.fwEnvConfig, grubenv: this.env.grubenv })).readState();
   }
 
+  /** The agent's process id while it runs. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   get running(): boolean {
     return this.#child !== undefined;
   }
@@ -210,13 +219,13 @@ export class SimDevice {
     this.#start = opts;
     const p = this.paths;
     const args = [
-      AGENT_BUNDLE, 'run', `--config-root=${p.config}`, `--sysroot=${this.sysroot}`, `--cmdline-file=${p.cmdline}`, `--boot-id-file=${p.bootId}`,
+      ...(opts.nodeArgs ?? []), AGENT_BUNDLE, 'run', `--config-root=${p.config}`, `--sysroot=${this.sysroot}`, `--cmdline-file=${p.cmdline}`, `--boot-id-file=${p.bootId}`,
       `--run-dir=${p.runDir}`, '--simulate-reboot',
       ...(this.env.fwEnvConfig ? [`--fw-env-config=${this.env.fwEnvConfig}`] : [`--grubenv=${this.env.grubenv}`]),
       ...(opts.holdIn ? [`--hold-in=${opts.holdIn}`] : []), ...(opts.once ? ['--once'] : []), ...(opts.staged ? ['--staged'] : []),
     ];
     const run = ++this.#run;
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NOTIFY_SOCKET: '' } });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NOTIFY_SOCKET: '', ...opts.env } });
     this.#child = child;
     let buf = '';
     child.stderr!.on('data', (d: Buffer) => {

@@ -41,6 +41,8 @@ export interface Published {
 
 export interface PublishSpec extends OsTreeSpec {
   version: string;
+  /** Commit this directory as it is (it must be bootable) instead of writing a small OS tree. */
+  tree?: string;
   /** Generate a static delta from the previous commit of the ref (needs ostree). */
   delta?: boolean;
   /** Leave the commit unsigned (a repository an attacker filled). */
@@ -97,7 +99,7 @@ export class SimFleet {
   /** Commits a bootable OS tree to the ref, signs it, optionally makes a delta, and rewrites the summary. */
   async publish(spec: PublishSpec): Promise<Published> {
     const previous = this.commits[this.commits.length - 1];
-    const tree = writeOsTree(join(this.dir, `trees/${this.commits.length}-${spec.version}`), {
+    const tree = spec.tree ?? writeOsTree(join(this.dir, `trees/${this.commits.length}-${spec.version}`), {
       kernel: spec.kernel ?? `kernel ${spec.version}\n`, prettyName: spec.prettyName ?? `SimOS ${spec.version}`, ...spec,
       files: { 'usr/lib/sim-version': `${spec.version}\n`, ...spec.files },
     });
