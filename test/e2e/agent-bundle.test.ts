@@ -4,7 +4,9 @@
  * generator, no operator CLI command, and a size budget. Prints the size.
  */
 import { strict as assert } from 'node:assert';
-import { readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_BUNDLE, ROOT, ensureAgentBuilt } from '../helpers/sim-device';
 
@@ -39,6 +41,33 @@ describe('dist/canopy-agent.cjs (the device bundle)', () => {
   it('has no operator CLI command', () => {
     const cli = inputs.filter((p) => p.startsWith('agent/src/cli/') && !p.startsWith('agent/src/cli/admin/'));
     assert.deepEqual(cli.filter((p) => !CLI_ALLOWED.has(p.slice('agent/src/cli/'.length))), []);
+  });
+
+  it('answers run and simulate-boot command lines: help, usage errors (2), a configuration error (1, one JSON line)', () => {
+    const agent = (...args: string[]) => spawnSync(process.execPath, [AGENT_BUNDLE, ...args], { encoding: 'utf8', env: { ...process.env, NOTIFY_SOCKET: '' } });
+    const help = agent('run', '--help');
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /^Usage: canopy-agent run \[OPTION…\]/);
+    assert.match(agent('--help').stdout, /^ {2}run {12}The update daemon/m);
+    const hold = agent('run', '--hold-in=nowhere');
+    assert.equal(hold.status, 2);
+    assert.match(hold.stderr, /^canopy-agent run: --hold-in: unknown phase "nowhere"/);
+    assert.equal(agent('run', '--frobnicate').status, 2);
+    const sim = agent('simulate-boot', '--sysroot=/nonexistent');
+    assert.equal(sim.status, 2);
+    assert.match(sim.stderr, /--cmdline-file is required/);
+    const empty = mkdtempSync(join(tmpdir(), 'canopy-noconfig-'));
+    try {
+      const r = agent('run', `--config-root=${empty}`);
+      assert.equal(r.status, 1);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1);
+      const line = JSON.parse(lines[0]);
+      assert.equal(line.level, 'error');
+      assert.equal(line.code, 'ERR_CONFIG_INVALID');
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 
   it(`stays within ${BUDGET} bytes`, () => {

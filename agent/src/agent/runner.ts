@@ -47,6 +47,9 @@ export function agentError(e: unknown): AgentError {
   return { code: 'ERR_INTERNAL', message: String((e as Error)?.message ?? e).slice(0, 1500), retryable: true };
 }
 
+/** Wait before asking again for a reboot that failed (e.g. `systemctl reboot` refused). */
+export const REBOOT_RETRY_MS = 60_000;
+
 interface Queued {
   event: AgentEvent;
   /** Set for a job's answer: dropped unless that job is still the current one. */
@@ -277,7 +280,17 @@ export class Runner {
       }
       case 'reboot':
         p.log.warn(`rebooting: ${e.reason}`);
-        await p.reboot(e.reason);
+        try {
+          await p.reboot(e.reason);
+        } catch (err) {
+          // The phase (saved) still says a reboot is due: ask again while it does.
+          p.log.error(`the reboot failed: ${(err as Error).message}; asking again in ${REBOOT_RETRY_MS / 1000} s`, { code: isCanopyError(err) ? err.code : 'ERR_INTERNAL' });
+          const t = setTimeout(() => {
+            this.#timers.delete(t);
+            if (!this.#stopped) void this.#run(e).catch(() => undefined);
+          }, REBOOT_RETRY_MS);
+          this.#timers.set(t, now() + REBOOT_RETRY_MS);
+        }
         return;
       case 'schedule-retry':
         p.log.info(`retrying in ${Math.round((e.at - now()) / 1000)} s`);

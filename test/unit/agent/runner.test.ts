@@ -213,6 +213,19 @@ describe('agent/runner', () => {
     r.stop();
   });
 
+  it('asks again for a reboot that failed, while the phase still wants it', async () => {
+    save(stateIn('rebooting'));
+    const f = fakePorts(dir, { bootId: 'boot-1', bootedCommit: C1 });
+    let asked = 0;
+    f.set({ reboot: async () => { asked++; throw new CanopyError('ERR_EXTERNAL_TOOL', 'systemctl reboot exited with status 1'); } });
+    const r = new Runner(new StateStore(dir), f.ports);
+    await r.start();
+    await until('the first request', () => asked === 1);
+    assert.ok(f.logs.some((l) => l.level === 'error' && /the reboot failed: .*asking again in 60 s/.test(l.msg)));
+    assert.ok(r.busy === false, 'the retry is a minute away');
+    r.stop();
+  });
+
   it('holds in the requested phase before its effects', async () => {
     const f = fakePorts(dir, { bootId: 'boot-1', bootedCommit: C1 });
     const r = new Runner(new StateStore(dir), f.ports, { holdIn: 'downloading' });
