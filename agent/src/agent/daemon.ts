@@ -18,7 +18,7 @@ import {
 } from '../channel/index';
 import { loadConfig, type AgentConfig } from '../config/index';
 import type { BootloaderBackend } from '../bootloader/index';
-import { forgetRejected } from '../health/index';
+import { forgetRejected, rejectCommit } from '../health/index';
 import { parseSummary } from '../objects/index';
 import { createTransport, readBody, type HttpClient } from '../transport/index';
 import { bootView, createBackend, readBootId, DEFAULT_BOOT_ID_FILE, DEFAULT_CMDLINE_FILE, type BootSources } from './boot-view';
@@ -160,6 +160,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
     rebootDelay: () => rebootDelayMs(config.reboot, Date.now()),
     pinDeployment: (commit, pinned) => updates.pin(commit, pinned),
     forgetRejected: async (commit) => void await forgetRejected(healthStateDir, commit),
+    rejectCommit: async (commit, reason) => void await rejectCommit(healthStateDir, { commit, reason, check: null, time: new Date().toISOString() }),
     setLogLevel: (level, seconds) => log.setLevel(level, seconds === undefined ? undefined : seconds * 1000),
     inventory: async () => ({ ...(await updates.inventory()), agentVersion: opts.agentVersion }),
     rollout: () => rollout,

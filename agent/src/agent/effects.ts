@@ -42,6 +42,8 @@ export type Effect =
   | { kind: 'pin-deployment'; commit: string; pinned: boolean }
   /** Forget that `commit` was rejected (an operator installs it explicitly). */
   | { kind: 'forget-rejected'; commit: string }
+  /** Remember not to install `commit` again from an announcement (an operator rolled it back). */
+  | { kind: 'reject-commit'; commit: string; reason: 'remote-command' }
   /** Change the log level, for `durationSeconds` when given. */
   | { kind: 'set-log-level'; level: LogLevel; durationSeconds?: number }
   /** Publish an inventory event (deployments, boot state, agent version). */

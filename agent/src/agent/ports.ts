@@ -74,6 +74,7 @@ export interface AgentPorts {
   rebootDelay(): number | null;
   pinDeployment(commit: string, pinned: boolean): Promise<void>;
   forgetRejected(commit: string): Promise<void>;
+  rejectCommit(commit: string, reason: 'remote-command'): Promise<void>;
   setLogLevel(level: LogLevel, durationSeconds?: number): void;
   inventory(): Promise<Record<string, unknown>>;
   /** The device's place in the current rollout, for the state report. */

@@ -302,6 +302,9 @@ export class Runner {
       case 'forget-rejected':
         await p.forgetRejected(e.commit);
         return;
+      case 'reject-commit':
+        await p.rejectCommit(e.commit, e.reason);
+        return;
       case 'set-log-level':
         p.setLogLevel(e.level, e.durationSeconds);
         return;

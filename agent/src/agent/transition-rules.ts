@@ -143,6 +143,9 @@ export function fallback(s: AgentState, e: EventOf<'fallback-detected'>, overrid
   };
   const effects: Effect[] = [{ kind: 'cancel-job' }];
   if (from && to) effects.push({ kind: 'publish', event: { kind: 'rollback', from, to, reason, ...(detail ? { detail } : {}) } });
+  // An operator rolled this commit back: a retained announcement must not bring
+  // it back; an install command naming it forgets the rejection.
+  if (from && p.name === 'rolling-back' && p.reason === 'remote-command') effects.push({ kind: 'reject-commit', commit: from, reason: 'remote-command' });
   effects.push(log('warn', `rolled back from ${from ?? 'an unknown commit'} to ${to ?? 'an unknown commit'}: ${reason}${detail ? ` (${detail.split('\n')[0]})` : ''}`));
   const nonce = p.name === 'rolling-back' ? p.nonce : target?.nonce;
   if (nonce) {

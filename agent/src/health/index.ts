@@ -38,7 +38,7 @@ export {
 export {
   HEALTH_STATE_DIR, LAST_FAILURE_FILE, LAST_REPORT_FILE, LAST_ROLLBACK_FILE, REJECTED_COMMITS_FILE, readStateFile, writeStateFile,
 } from './state-files';
-export { REJECTED_MAX, forgetRejected, isRejected, readRejectedCommits, rejectCommit, type RejectedCommit } from './rejected-commits';
+export { REJECTED_MAX, forgetRejected, isRejected, readRejectedCommits, rejectCommit, type RejectedCommit, type RejectReason } from './rejected-commits';
 export {
   applyVerdict, markBootedGood, runHealthAndConfirm,
   type BootedInfo, type ConfirmAction, type ConfirmOutcome, type ConfirmPorts, type ConfirmReason, type FailureRecord,

@@ -21,17 +21,20 @@ import {
 export const REJECTED_MAX = 64;
 
 /** One rejected commit. */
+/** Why a commit is rejected: a boot-loader fallback, or an operator's rollback command. */
+export type RejectReason = FallbackReason | 'remote-command';
+
 export interface RejectedCommit {
   commit: string;
-  /** Why the device fell back from it. */
-  reason: FallbackReason;
+  /** Why the device left it. */
+  reason: RejectReason;
   /** The failing required check, when a health check was the reason. */
   check: string | null;
   /** When it was rejected, ISO 8601. */
   time: string;
 }
 
-const REASONS: readonly string[] = ['health-check', 'tries-exhausted', 'not-recorded'];
+const REASONS: readonly string[] = ['health-check', 'tries-exhausted', 'not-recorded', 'remote-command'];
 
 /**
  * The rejected commits, oldest first.
@@ -50,7 +53,7 @@ export async function readRejectedCommits(stateDir: string): Promise<RejectedCom
       || typeof e.reason !== 'string' || !REASONS.includes(e.reason) || !optString(e.check) || typeof e.time !== 'string') {
       throw stateInvalid(where, `entry ${i} is not {commit, reason, check, time}`);
     }
-    return { commit: e.commit, reason: e.reason as FallbackReason, check: e.check ?? null, time: e.time };
+    return { commit: e.commit, reason: e.reason as RejectReason, check: e.check ?? null, time: e.time };
   });
 }
 

@@ -51,6 +51,7 @@ function fakePorts(dir: string, boot: { bootId: string; bootedCommit: string | n
     rebootDelay: () => 0,
     pinDeployment: async (c, p) => { calls.push(`pin ${c} ${p}`); },
     forgetRejected: async (c) => { calls.push(`forget ${c}`); },
+    rejectCommit: async (c, r) => { calls.push(`reject ${c} ${r}`); },
     setLogLevel: () => undefined,
     inventory: async () => ({ deployments: [] }),
     rollout: () => null,

@@ -184,6 +184,8 @@ describe('agent/transitions', () => {
     assert.equal(after.state.phase.name, 'idle');
     assert.equal(after.state.lastRollback?.reason, 'remote-command');
     assert.deepEqual(acks(after.effects), [{ command: 'rollback', status: 'done' }]);
+    // The commit an operator rolled back is rejected, so a retained announcement cannot bring it back.
+    assert.deepEqual(after.effects.filter((e) => e.kind === 'reject-commit'), [{ kind: 'reject-commit', commit: C1, reason: 'remote-command' }]);
     assert.deepEqual(acks(step(stateIn('idle'), { ...sampleEvent('cmd-rollback'), previous: null } as AgentEvent).effects), [{ command: 'rollback', status: 'refused', reason: 'no-previous-deployment' }]);
     assert.deepEqual(acks(step(stateIn('staged'), { ...sampleEvent('cmd-reboot'), allowed: false } as AgentEvent).effects), [{ command: 'reboot', status: 'refused', reason: 'maintenance-window' }]);
     const rebootStaged = step(stateIn('staged'), sampleEvent('cmd-reboot'));
