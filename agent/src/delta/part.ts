@@ -60,11 +60,13 @@ export function verifyPartFile(file: Uint8Array, header: DeltaPartHeader, index:
  * Unwraps a part file to the serialized part, decompressing when needed.
  *
  * @param maxSize largest decompressed part accepted
+ * @param opts.verified the file already matched its header's sha256: the xz
+ *   integrity checks (CRC64 in OSTree's parts) are redundant and skipped
  * @throws CanopyError ERR_DELTA_INVALID for an empty file,
  *   ERR_DELTA_UNSUPPORTED for an unknown compression byte,
  *   ERR_DECOMPRESS_TOO_LARGE past `maxSize`, ERR_XZ_* from decompression.
  */
-export function unwrapPartFile(file: Uint8Array, maxSize: number = DEFAULT_MAX_PART_SIZE): Uint8Array {
+export function unwrapPartFile(file: Uint8Array, maxSize: number = DEFAULT_MAX_PART_SIZE, opts: { verified?: boolean } = {}): Uint8Array {
   if (file.length < 1) throw invalid('part file is empty');
   const payload = file.subarray(1);
   const kind = file[0];
@@ -72,7 +74,7 @@ export function unwrapPartFile(file: Uint8Array, maxSize: number = DEFAULT_MAX_P
     if (payload.length > maxSize) throw new CanopyError('ERR_DECOMPRESS_TOO_LARGE', `delta part of ${payload.length} bytes exceeds the limit of ${maxSize}`, { limit: maxSize });
     return payload;
   }
-  if (kind === COMPRESSION_XZ) return xzDecompress(payload, { maxSize });
+  if (kind === COMPRESSION_XZ) return xzDecompress(payload, { maxSize, skipCheck: opts.verified === true });
   throw new CanopyError('ERR_DELTA_UNSUPPORTED', `delta part compression 0x${kind.toString(16)} is not supported`, { compression: kind });
 }
 
