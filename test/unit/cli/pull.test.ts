@@ -31,7 +31,7 @@ describe('canopy pull and pull-local', function () {
     if (s) rmSync(s.dir, { recursive: true, force: true });
   });
 
-  it('pulls from a file:// remote, prints what moved, and refuses a downgrade with exit status 1', () => {
+  it('pulls from a file:// remote, prints what moved, and refuses a downgrade with exit status 5', () => {
     const repo = initRepo(dir, 'bare-user-only', 'c1');
     ok(canopy(['remote', 'add', `--repo=${repo}`, '--no-gpg-verify', 'origin', `file://${s.path}`]));
     const first = ok(canopy(['pull', `--repo=${repo}`, 'origin', `main@${s.v1}`]));
@@ -39,7 +39,7 @@ describe('canopy pull and pull-local', function () {
     const second = ok(canopy(['pull', `--repo=${repo}`, 'origin', 'main']));
     assert.match(second.stdout, new RegExp(`^origin:main ${s.v1.slice(0, 12)} -> ${s.v2}\n`));
     const down = canopy(['pull', `--repo=${repo}`, 'origin', `main@${s.v1}`]);
-    assert.equal(down.status, 1);
+    assert.equal(down.status, 5, 'a downgrade is refused like an untrusted commit');
     assert.match(down.stderr, /older commit/);
     ok(canopy(['pull', `--repo=${repo}`, '--allow-downgrade', 'origin', `main@${s.v1}`]));
     ok(canopy(['fsck', `--repo=${repo}`]));

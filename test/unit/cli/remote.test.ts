@@ -26,7 +26,7 @@ describe('canopy remote', function () {
     assert.match(dup.stderr, /already exists/);
     ok(canopy(['remote', 'add', `--repo=${repo}`, '--if-not-exists', 'usb', 'file:///x']));
     ok(canopy(['remote', 'delete', `--repo=${repo}`, 'usb']));
-    assert.equal(canopy(['remote', 'delete', `--repo=${repo}`, 'usb']).status, 1);
+    assert.equal(canopy(['remote', 'delete', `--repo=${repo}`, 'usb']).status, 3, 'a missing remote exits with the not-found status');
     ok(canopy(['remote', 'delete', `--repo=${repo}`, '--if-exists', 'usb']));
     assert.equal(canopy(['remote', 'frobnicate', `--repo=${repo}`]).status, 2);
     assert.equal(canopy(['remote', 'add', `--repo=${repo}`, 'only-a-name']).status, 2);
