@@ -27,7 +27,7 @@ export const WORKER_ARGV: readonly string[] = ['static-delta', '__worker'];
 interface Request { id: number; old: ArrayBuffer; nw: ArrayBuffer }
 type Reply = { id: number; patch: ArrayBuffer; patchCost: number; rawCost: number } | { id: number; error: string };
 
-/** A patch, with what it and the new file would roughly cost compressed (DEFLATE level 4 sizes). */
+/** A patch, with what it and the new file would roughly cost compressed (DEFLATE level 1 sizes). */
 export interface BsdiffResult {
   patch: Uint8Array;
   patchCost: number;
@@ -37,7 +37,7 @@ export interface BsdiffResult {
 /** Computes a patch and the compressed-size estimates. */
 export function bsdiffWithCost(old: Uint8Array, nw: Uint8Array): BsdiffResult {
   const patch = bsdiff(old, nw);
-  return { patch, patchCost: deflateRawSync(patch, { level: 4 }).length, rawCost: deflateRawSync(nw, { level: 4 }).length };
+  return { patch, patchCost: deflateRawSync(patch, { level: 1 }).length, rawCost: deflateRawSync(nw, { level: 1 }).length };
 }
 
 if (!isMainThread && parentPort && (workerData as Record<string, unknown> | null)?.[FLAG] === true) {
