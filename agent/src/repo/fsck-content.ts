@@ -13,6 +13,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
@@ -21,6 +22,7 @@ import { CanopyError, ioError } from '../core/errors';
 import { fileHeaderBytes, isLinkMode, parseArchiveHeader, type FileHeader, type Xattr } from '../objects/index';
 import type { Repo } from './repo';
 import type { ListedObject } from './walk';
+import { InflatePool } from './inflate-pool';
 import { readTreeXattrs } from './xattr-io';
 
 /** Content larger than this is streamed instead of held in memory. */
@@ -37,6 +39,12 @@ const MAX_IN_FLIGHT = 8;
 const MAX_IN_FLIGHT_BYTES = 64 << 20;
 /** Read at least this much of a streamed `.filez` at once, so its header is in it. */
 const MIN_PREFIX = 64 << 10;
+/**
+ * Archive repositories with at least this many content objects are
+ * verified with worker threads inflating and hashing (measured on a Debian
+ * rootfs: fsck 1.15x ostree's time on one thread, well under it on two).
+ */
+const POOL_MIN_OBJECTS = 256;
 
 /** 'ok', 'vanished' (deleted while fsck ran), or why the object is corrupt. */
 export type ContentVerdict = 'ok' | 'vanished' | CanopyError;
@@ -48,7 +56,7 @@ export type ContentVerdict = 'ok' | 'vanished' | CanopyError;
  */
 export async function verifyContentObjects(
   repo: Repo, objs: readonly ListedObject[], onResult: (o: ListedObject, v: ContentVerdict) => void, onProgress: (done: number) => void,
-  streamThreshold = STREAM_THRESHOLD,
+  streamThreshold = STREAM_THRESHOLD, workerThreshold = POOL_MIN_OBJECTS,
 ): Promise<void> {
   let done = 0;
   const scratch = new Scratch();
@@ -66,28 +74,45 @@ export async function verifyContentObjects(
   }
   const inFlight = new Set<Promise<void>>();
   let bytesInFlight = 0;
-  for (const o of objs) {
-    const abs = join(repo.path, o.relPath);
-    let job: ArchiveJob | ContentVerdict;
-    try {
-      job = startArchive(abs, o.checksum, streamThreshold, scratch);
-    } catch (e) {
-      job = verdictOf(e);
+  const pool = objs.length >= workerThreshold && availableParallelism() > 1 ? new InflatePool(2) : undefined;
+  try {
+    for (const o of objs) {
+      const abs = join(repo.path, o.relPath);
+      let job: ArchiveJob | PoolJob | ContentVerdict;
+      try {
+        job = startArchive(abs, o.checksum, streamThreshold, scratch, pool);
+      } catch (e) {
+        job = verdictOf(e);
+      }
+      if (job instanceof PoolJob) {
+        const p: Promise<void> = job.verdict.then((v) => report(o, v)).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+        if (pool!.batchFull) await pool!.flush();
+        continue;
+      }
+      if (!(job instanceof ArchiveJob)) {
+        report(o, job);
+        continue;
+      }
+      const cost = job.cost;
+      bytesInFlight += cost;
+      const p: Promise<void> = job.finish().then((v) => report(o, v)).finally(() => {
+        bytesInFlight -= cost;
+        inFlight.delete(p);
+      });
+      inFlight.add(p);
+      while (bytesInFlight > MAX_IN_FLIGHT_BYTES || (!pool && inFlight.size >= MAX_IN_FLIGHT)) await Promise.race(inFlight);
     }
-    if (!(job instanceof ArchiveJob)) {
-      report(o, job);
-      continue;
-    }
-    const cost = job.cost;
-    bytesInFlight += cost;
-    const p: Promise<void> = job.finish().then((v) => report(o, v)).finally(() => {
-      bytesInFlight -= cost;
-      inFlight.delete(p);
-    });
-    inFlight.add(p);
-    while (inFlight.size >= MAX_IN_FLIGHT || (inFlight.size > 0 && bytesInFlight > MAX_IN_FLIGHT_BYTES)) await Promise.race(inFlight);
+    if (pool) await pool.drain();
+    await Promise.all(inFlight);
+  } finally {
+    await pool?.close();
   }
-  await Promise.all(inFlight);
+}
+
+/** A `.filez` handed to the worker pool; `verdict` settles when its batch returns. */
+class PoolJob {
+  constructor(readonly verdict: Promise<ContentVerdict>) {}
 }
 
 function verdictOf(e: unknown): ContentVerdict {
@@ -202,7 +227,7 @@ class ArchiveJob {
  * Reads and parses a `.filez` and starts its verification. Small objects
  * and symlinks finish synchronously (a verdict); others return a job.
  */
-function startArchive(abs: string, checksum: string, streamThreshold: number, scratch: Scratch): ArchiveJob | ContentVerdict {
+function startArchive(abs: string, checksum: string, streamThreshold: number, scratch: Scratch, pool?: InflatePool): ArchiveJob | PoolJob | ContentVerdict {
   const fd = openSync(abs, 'r');
   let data: Buffer;
   let fileSize: number;
@@ -215,7 +240,8 @@ function startArchive(abs: string, checksum: string, streamThreshold: number, sc
   // `data` is the shared buffer: everything below uses it before returning,
   // except the pool path, which takes a copy.
   const { header, dataOffset } = parseArchiveHeader(data);
-  const h = createHash('sha256').update(headerBytes(header));
+  const framed = headerBytes(header);
+  const h = createHash('sha256').update(framed);
   if (isLinkMode(header.mode)) return compare(checksum, h.digest('hex'));
   const size = header.size;
   const result = (content: Buffer | number): ContentVerdict => {
@@ -226,6 +252,16 @@ function startArchive(abs: string, checksum: string, streamThreshold: number, sc
   if (fileSize > data.length || size > streamThreshold) {
     const start = dataOffset;
     return new ArchiveJob(8 << 20, () => streamInflate(abs, start, size, h).then(result, verdictOf));
+  }
+  if (pool) {
+    // Own ArrayBuffers (never Node's shared pool): the compressed bytes are transferred.
+    const compressed = new Uint8Array(data.length - dataOffset);
+    compressed.set(data.subarray(dataOffset));
+    return new PoolJob(pool.submit({ compressed, header: new Uint8Array(framed), size }).then((r): ContentVerdict => {
+      if ('error' in r) return verdictOf({ code: r.code, message: r.error });
+      if (r.length !== size) return new CanopyError('ERR_OBJECT_INVALID', `content inflates to ${r.length} bytes, the header says ${size}`, { size, actual: r.length });
+      return compare(checksum, r.digest);
+    }));
   }
   if (size <= SYNC_INFLATE_MAX) return result(inflateRawSync(data.subarray(dataOffset), { maxOutputLength: size + 1 }));
   const compressed = Buffer.from(data.subarray(dataOffset));

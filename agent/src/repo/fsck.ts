@@ -33,6 +33,8 @@ export interface FsckOptions {
   verifyContent?: boolean;
   /** Content larger than this many bytes is streamed, not read whole (default 64 MiB). */
   streamThreshold?: number;
+  /** Archive repos with at least this many content objects are verified on worker threads (default 256). */
+  workerThreshold?: number;
 }
 
 /** An object whose bytes do not match its name or are not valid. */
@@ -122,7 +124,7 @@ export async function fsck(repo: Repo, opts: FsckOptions = {}): Promise<FsckRepo
     await verifyContentObjects(repo, content, (o: ListedObject, v: ContentVerdict) => {
       if (v === 'vanished') vanished(o);
       else if (v !== 'ok') markCorrupt(o, v);
-    }, (done) => progress('content', done, content.length), opts.streamThreshold);
+    }, (done) => progress('content', done, content.length), opts.streamThreshold, opts.workerThreshold);
     progress('content', content.length, content.length, true);
   }
 

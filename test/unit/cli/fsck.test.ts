@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canopy, cleanup, commitJson, ensureBuilt, initRepo, makeTree, ok, tempDir } from './cli-harness';
 
@@ -18,6 +18,21 @@ describe('canopy fsck', function () {
     for (const d of readdirSync(join(repo, 'objects'))) for (const f of readdirSync(join(repo, 'objects', d))) if (f.endsWith(ext)) out.push(join(repo, 'objects', d, f));
     return out;
   };
+
+  it('verifies a repository large enough for the worker threads, and finds a corrupt object there (regression: a silent exit 0)', () => {
+    const big = join(dir, 'many');
+    mkdirSync(big);
+    for (let i = 0; i < 300; i++) writeFileSync(join(big, `f-${i}.txt`), `file ${i}\n`.repeat(i + 1));
+    const repo = initRepo(dir, 'archive', 'many-repo');
+    commitJson(repo, big, ['-b', 'main']);
+    const r = ok(canopy(['fsck', `--repo=${repo}`]));
+    assert.match(r.stdout, /\((30\d) objects\) completed successfully/);
+    const victim = objectFiles(repo, '.filez')[150];
+    writeFileSync(victim, Buffer.concat([readFileSync(victim).subarray(0, -2), Buffer.from([0x00, 0x00])]));
+    const bad = canopy(['fsck', `--repo=${repo}`, '--json']);
+    assert.equal(bad.status, 4);
+    assert.equal(bad.json().corrupt.length, 1);
+  });
 
   it('passes a healthy repository', () => {
     const repo = initRepo(dir, 'archive', 'good');

@@ -19,20 +19,24 @@ function putFilez(repo: Repo, checksum: string, content: Buffer, declared = cont
   return { checksum, type: ObjectType.FILE, relPath };
 }
 
+/** Whether the suite below runs with the worker-thread pool (workerThreshold 1) or without it. */
+let useWorkers = false;
+
 async function verdicts(repo: Repo, objs: ListedObject[], streamThreshold?: number): Promise<Map<string, ContentVerdict>> {
   const out = new Map<string, ContentVerdict>();
   let last = 0;
-  await verifyContentObjects(repo, objs, (o, v) => out.set(o.checksum, v), (n) => { last = n; }, streamThreshold);
+  await verifyContentObjects(repo, objs, (o, v) => out.set(o.checksum, v), (n) => { last = n; }, streamThreshold, useWorkers ? 1 : Number.MAX_SAFE_INTEGER);
   assert.equal(last, objs.length, 'progress reaches the total');
   return out;
 }
 
 const code = (v: ContentVerdict | undefined): string => (v instanceof CanopyError ? v.code : String(v));
 
-describe('repo/fsck-content', () => {
+for (const workers of [false, true]) describe(`repo/fsck-content (${workers ? 'worker threads' : 'main thread'})`, () => {
   let s: ReturnType<typeof scratch>;
   let repo: Repo;
   beforeEach(() => {
+    useWorkers = workers;
     s = scratch();
     repo = Repo.init(join(s.dir, 'repo'), { mode: 'archive' });
   });
@@ -46,6 +50,13 @@ describe('repo/fsck-content', () => {
       const v = await verdicts(repo, objs, t);
       assert.deepEqual([...v.values()], ['ok', 'ok'], `streamThreshold ${t}`);
     }
+  });
+
+  it('reports content that inflates fine but hashes to another checksum', async () => {
+    const o = putFilez(repo, fileChecksum(REG, Buffer.from('the original\n')), Buffer.from('the tampered\n'));
+    const v = (await verdicts(repo, [o])).get(o.checksum);
+    assert.equal(code(v), 'ERR_CHECKSUM_MISMATCH');
+    assert.equal((v as CanopyError).details.actual, fileChecksum(REG, Buffer.from('the tampered\n')));
   });
 
   it('stops a decompression bomb at the size its header declares', async () => {
