@@ -4,8 +4,11 @@
  * into fresh repositories, interleaved per repetition:
  *
  * - full pull: an empty repository pulls v1;
- * - update pull: the repository holding v1 pulls v2 (objects only; ostree
- *   with --disable-static-deltas).
+ * - update pull: the repository holding v1 pulls v2 by objects (both tools
+ *   with --disable-static-deltas);
+ * - update pull via the static delta: the same, with the v1 -> v2 delta that
+ *   `ostree static-delta generate` put on the server, counting the bytes each
+ *   tool really fetched (ostree 2022.7 refetches objects after a delta).
  *
  *   node --import tsx bench/pull-bench.ts [--v1 DIR --v2 DIR] [--files N] [--runs N]
  *        [--mode bare|bare-user-only] [--concurrency N] [--server nginx|node] [--work DIR] [--json]
@@ -92,6 +95,7 @@ sh(['ostree', `--repo=${server}`, 'init', '--mode=archive']);
 const canonical = mode === 'bare' ? [] : ['--canonical-permissions'];
 const c1 = sh(['ostree', `--repo=${server}`, 'commit', '-b', 'os/main', '-s', 'v1', '--timestamp=2024-01-01T00:00:00Z', ...canonical, `--tree=dir=${v1}`]).trim();
 const c2 = sh(['ostree', `--repo=${server}`, 'commit', '-b', 'os/main', '-s', 'v2', '--timestamp=2024-02-01T00:00:00Z', ...canonical, `--tree=dir=${v2}`]).trim();
+sh(['ostree', `--repo=${server}`, 'static-delta', 'generate', `--from=${c1}`, `--to=${c2}`]);
 sh(['ostree', `--repo=${server}`, 'summary', '-u']);
 
 interface Server { url: string; stats(): Promise<{ requests: number; bytes: number }>; close(): void }
@@ -183,7 +187,7 @@ async function main(): Promise<void> {
   const srv = await startServer(server);
   const conc = values.concurrency ? [`--concurrency=${values.concurrency}`] : [];
   const cli = (tool: Tool, repo: string, args: string[]): string[] => (tool === 'canopy' ? [process.execPath, canopyCli, `--repo=${repo}`, ...args] : ['ostree', `--repo=${repo}`, ...args]);
-  const pullArgs = (tool: Tool, ref: string): string[] => (tool === 'canopy' ? ['pull', ...conc, 'o', ref] : ['pull', '--disable-static-deltas', 'o', ref]);
+  const pullArgs = (tool: Tool, ref: string, deltas = false): string[] => ['pull', ...(tool === 'canopy' ? conc : []), ...(deltas ? [] : ['--disable-static-deltas']), 'o', ref];
   const timed = async (op: string, tool: Tool, argv: string[]): Promise<void> => {
     await srv.stats();
     settle();
@@ -200,9 +204,12 @@ async function main(): Promise<void> {
       run(cli(tool, repo, ['init', `--mode=${mode}`]));
       run(cli(tool, repo, ['remote', 'add', '--no-gpg-verify', 'o', srv.url]));
       await timed('full pull (v1)', tool, cli(tool, repo, pullArgs(tool, `os/main@${c1}`)));
+      run(['cp', '-a', repo, `${repo}-delta`]);
       await timed('update pull (v1 -> v2)', tool, cli(tool, repo, pullArgs(tool, 'os/main')));
-      if (i === 0 && tool === 'canopy') run(['ostree', `--repo=${repo}`, 'fsck', '--quiet']);
+      await timed('update pull via static delta', tool, cli(tool, `${repo}-delta`, pullArgs(tool, 'os/main', true)));
+      if (i === 0 && tool === 'canopy') for (const r of [repo, `${repo}-delta`]) run(['ostree', `--repo=${r}`, 'fsck', '--quiet']);
       rmSync(repo, { recursive: true, force: true });
+      rmSync(`${repo}-delta`, { recursive: true, force: true });
     }
   }
   srv.close();

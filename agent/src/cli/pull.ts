@@ -41,6 +41,8 @@ export const pullCommand = defineCommand({
   };
   // Loaded on demand so other commands do not load the transport and OpenPGP code.
   const { pull } = await import('../pull/index');
+  // Static deltas need the old objects' raw content: bare-family repositories only (as in ostree).
+  const deltaSource = repo.mode === 'archive' || values['disable-static-deltas'] ? undefined : (await import('../agent/delta-source')).httpDeltaSource(repo);
   let r;
   try {
     r = await pull(repo, remote, refs, {
@@ -48,6 +50,7 @@ export const pullCommand = defineCommand({
       commitMetadataOnly: values['commit-metadata-only'],
       allowDowngrade: values['allow-downgrade'],
       disableStaticDeltas: values['disable-static-deltas'],
+      deltaSource,
       concurrency,
       globalKeyringDirs: GLOBAL_KEYRINGS,
       transport: { env: ctx.io.env },

@@ -31,6 +31,23 @@ describe('canopy pull and pull-local', function () {
     if (s) rmSync(s.dir, { recursive: true, force: true });
   });
 
+  it('uses a static delta the server offers, unless told not to', async () => {
+    const served = await makeServedRepo({ files: 12, changed: 6 });
+    try {
+      ok(canopy(['static-delta', 'generate', `--repo=${served.path}`, `--from=${served.v1}`, `--to=${served.v2}`]));
+      for (const [name, extra, expectDelta] of [['with', [], true], ['without', ['--disable-static-deltas'], false]] as const) {
+        const repo = initRepo(dir, 'bare-user-only', `delta-${name}`);
+        ok(canopy(['remote', 'add', `--repo=${repo}`, '--no-gpg-verify', 'origin', `file://${served.path}`]));
+        ok(canopy(['pull', `--repo=${repo}`, 'origin', `main@${served.v1}`]));
+        const r = ok(canopy(['pull', `--repo=${repo}`, '--json', ...extra, 'origin', 'main'])).json();
+        assert.deepEqual(r.deltas, expectDelta ? [served.v2] : [], name);
+        ok(canopy(['fsck', `--repo=${repo}`]));
+      }
+    } finally {
+      rmSync(served.dir, { recursive: true, force: true });
+    }
+  });
+
   it('pulls from a file:// remote, prints what moved, and refuses a downgrade with exit status 5', () => {
     const repo = initRepo(dir, 'bare-user-only', 'c1');
     ok(canopy(['remote', 'add', `--repo=${repo}`, '--no-gpg-verify', 'origin', `file://${s.path}`]));
