@@ -9,8 +9,9 @@
  * starts from `idle` (the sysroot and the boot loader are the ground truth
  * it re-reads at every start), rather than refusing to run.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync, renameSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileDurable } from '../platform/durable-file';
 import { isChecksum } from '../core/bytes';
 import { CanopyError, ioError } from '../core/errors';
 import { PHASE_NAMES, type AgentState, type Phase, type Target } from './states';
@@ -20,30 +21,8 @@ export const STATE_FILE = 'agent-state.json';
 /** Largest state file read. */
 export const MAX_STATE_FILE = 256 * 1024;
 
-/** Writes `data` to `path` atomically and durably. Throws ERR_IO, ERR_NO_SPACE, ERR_PERMISSION. */
-export function writeFileDurable(path: string, data: string | Uint8Array): void {
-  const dir = dirname(path);
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-    const dfd = openSync(dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch (e) {
-    throw ioError(e, 'write', path);
-  }
-}
+/** Writes `data` to `path` atomically and durably (see platform/durable-file.ts). */
+export { writeFileDurable };
 
 function invalid(path: string, why: string): CanopyError {
   return new CanopyError('ERR_STATE_INVALID', `${path}: ${why}`, { path });

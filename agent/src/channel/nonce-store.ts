@@ -16,9 +16,9 @@
  *   {"v":1,"expiresFloor":ms,"createdFloor":ms,
  *    "nonces":{"<nonce>":expiresMs,…},"announcements":{"<channel>":createdMs,…}}
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { CanopyError, ioError } from '../core/errors';
+import { writeFileDurable } from '../platform/durable-file';
 
 /** The file operations the store needs (inject a fake in tests). */
 export interface StoreFs {
@@ -39,27 +39,7 @@ export const nodeStoreFs: StoreFs = {
     }
   },
   async writeFileAtomic(path, data) {
-    const dir = dirname(path);
-    const tmp = `${path}.tmp-${process.pid}`;
-    try {
-      mkdirSync(dir, { recursive: true });
-      const fd = openSync(tmp, 'w', 0o600);
-      try {
-        writeSync(fd, data);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, path);
-      const dfd = openSync(dir, 'r');
-      try {
-        fsyncSync(dfd);
-      } finally {
-        closeSync(dfd);
-      }
-    } catch (e) {
-      throw ioError(e, 'write', path);
-    }
+    writeFileDurable(path, data, { dirMode: 0o755 });
   },
 };
 
