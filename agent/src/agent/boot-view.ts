@@ -58,7 +58,11 @@ export function bootedHint(src: BootSources): BootedHint {
 
 /** Reads the sysroot and finds the booted entry. Throws the sysroot's ERR_SYSROOT_INVALID and ERR_IO. */
 export function bootView(src: BootSources): BootView {
-  const state = loadSysroot(src.sysroot, { booted: bootedHint(src), runDir: src.runDir });
+  return bootViewOf(loadSysroot(src.sysroot, { booted: bootedHint(src), runDir: src.runDir }));
+}
+
+/** The boot view of a loaded sysroot: its boot-loader entries and which of them is booted. Pure. */
+export function bootViewOf(state: SysrootState): BootView {
   const entries = state.deployments.filter((d) => !d.staged);
   const booted = state.booted;
   const index = booted ? entries.findIndex((d) => d.stateroot === booted.stateroot && d.csum === booted.csum && d.serial === booted.serial) : -1;

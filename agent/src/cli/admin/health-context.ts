@@ -8,14 +8,10 @@
  * contract.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import {
-  createBootloaderBackend, detectBootloader, type BootloaderBackend, type BootloaderChoice, type EntryIndex,
-} from '../../bootloader/index';
+import { bootViewOf, createBackend, DEFAULT_BOOT_ID_FILE, readBootId as readBootIdFile, type BootView } from '../../agent/boot-view';
+import type { BootloaderBackend } from '../../bootloader/index';
 import { CanopyError } from '../../core/errors';
-import { Repo } from '../../repo/index';
-import { loadSysroot, type Deployment, type SysrootState } from '../../sysroot/index';
+import { loadSysroot } from '../../sysroot/index';
 import type { OptionSpecs } from '../cli-args';
 import { bootedHintFor } from './common';
 
@@ -26,70 +22,30 @@ export const HEALTH_BOOT_OPTIONS = {
   'state-dir': { type: 'string', value: 'PATH', help: 'Health state directory (default /var/lib/canopy/health)' },
 } as const satisfies OptionSpecs;
 
-/** The running boot as the boot contract sees it. */
-export interface BootView {
-  state: SysrootState;
-  /** Deployments the boot loader lists, default first. */
-  entries: Deployment[];
-  booted: Deployment | undefined;
-  /** null when the system did not boot from a deployment of this sysroot. */
-  bootedEntry: EntryIndex | null;
-}
-
-/** Reads the sysroot and finds the booted entry. Throws the sysroot's ERR_SYSROOT_INVALID. */
+/** Reads the sysroot and finds the booted entry (only `/` can be booted). Throws the sysroot's ERR_SYSROOT_INVALID. */
 export function bootView(sysroot: string): BootView {
-  const state = loadSysroot(sysroot, { booted: bootedHintFor(sysroot) });
-  const entries = state.deployments.filter((d) => !d.staged);
-  const booted = state.booted;
-  const index = booted ? entries.findIndex((d) => d.stateroot === booted.stateroot && d.csum === booted.csum && d.serial === booted.serial) : -1;
-  return { state, entries, booted, bootedEntry: index < 0 ? null : index === 0 ? 0 : 1 };
+  return bootViewOf(loadSysroot(sysroot, { booted: bootedHintFor(sysroot) }));
 }
 
 /** Option values that choose the backend. */
-export interface BackendChoice {
+export interface BackendOptionValues {
   bootloader?: string;
   'fw-env-config'?: string;
   grubenv?: string;
 }
 
-function configuredLoader(sysroot: string): string {
-  try {
-    return Repo.open(join(sysroot, 'ostree/repo')).config.get('sysroot', 'bootloader') ?? 'auto';
-  } catch {
-    return 'auto';
-  }
-}
-
 /**
- * The boot-loader backend for `sysroot`.
+ * The boot-loader backend for `sysroot`, as the agent chooses it.
  *
- * @throws ERR_INVALID_ARGUMENT for an unknown boot-loader name; ERR_CONFIG_INVALID for
- *   GRUB when no grubenv is given and none can be placed.
+ * @throws ERR_INVALID_ARGUMENT for an unknown boot-loader name.
  */
-export async function backendFor(sysroot: string, values: BackendChoice): Promise<BootloaderBackend> {
-  const choice = (values.bootloader ?? configuredLoader(sysroot)) as BootloaderChoice;
-  const detected = await detectBootloader(sysroot, choice);
-  if (detected.name === 'uboot') {
-    return createBootloaderBackend('uboot', { uboot: { fwEnvConfig: values['fw-env-config'] ?? '/etc/fw_env.config' } });
-  }
-  if (detected.name === 'grub') {
-    let primary = values.grubenv;
-    if (primary === undefined) {
-      const cfg = detected.evidence && detected.evidence !== 'override' ? detected.evidence : 'boot/grub/grub.cfg';
-      primary = join(sysroot, dirname(cfg), 'grubenv');
-    }
-    return createBootloaderBackend('grub', { grub: { primary, redundant: join(dirname(primary), 'grubenv.redund') } });
-  }
-  return createBootloaderBackend('none', {});
+export function backendFor(sysroot: string, values: BackendOptionValues): Promise<BootloaderBackend> {
+  return createBackend(sysroot, { bootloader: values.bootloader, fwEnvConfig: values['fw-env-config'], grubenv: values.grubenv });
 }
 
 /** `/proc/sys/kernel/random/boot_id`. Throws ERR_IO when it cannot be read. */
 export function readBootId(): string {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch (e) {
-    throw new CanopyError('ERR_IO', `cannot read the boot id: ${(e as Error).message}`, { path: '/proc/sys/kernel/random/boot_id' });
-  }
+  return readBootIdFile(DEFAULT_BOOT_ID_FILE);
 }
 
 /** Asks systemd for a reboot (`systemctl reboot`, no shell). Throws ERR_EXTERNAL_TOOL when it fails. */
