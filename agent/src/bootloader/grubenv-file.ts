@@ -10,9 +10,9 @@
  * never a mix. The primary is written first, so when the two differ the primary is the
  * newer, and GRUB prefers it.
  */
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { open, readFile } from 'node:fs/promises';
 import { CanopyError, ioError } from '../core/errors';
+import { writeFileDurable } from '../platform/durable-file';
 import { GRUBENV_MAX_SIZE, GRUBENV_SIGNATURE, GRUBENV_SIZE, parseGrubEnv, serializeGrubEnv } from './grubenv';
 import type { EnvVars } from './env-text';
 
@@ -35,14 +35,6 @@ export interface GrubEnvFileIo {
   replace(path: string, bytes: Uint8Array): Promise<void>;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 /** {@link GrubEnvFileIo} on node:fs. */
 export const nodeGrubEnvFileIo: GrubEnvFileIo = {
@@ -64,21 +56,8 @@ export const nodeGrubEnvFileIo: GrubEnvFileIo = {
     }
   },
   async replace(path, bytes) {
-    const tmp = join(dirname(path), `.${basename(path)}.canopy-new`);
-    try {
-      const fh = await open(tmp, 'w', 0o644);
-      try {
-        await fh.writeFile(bytes);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, path);
-      await fsyncDir(dirname(path));
-    } catch (e) {
-      await rm(tmp, { force: true }).catch(() => undefined);
-      throw ioError(e, 'replace', path);
-    }
+    // The directory is the boot loader's own (e.g. /boot/grub): never created here.
+    writeFileDurable(path, bytes, { fileMode: 0o644, createDir: false });
   },
 };
 

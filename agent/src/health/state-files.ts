@@ -13,10 +13,10 @@
  * Each file is JSON, replaced whole (temporary file, fsync, rename, directory fsync), so
  * a power cut leaves the old or the new file. Reads are bounded and checked.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CanopyError, ioError } from '../core/errors';
+import { writeFileDurable } from '../platform/durable-file';
 
 /** Default state directory. */
 export const HEALTH_STATE_DIR = '/var/lib/canopy/health';
@@ -43,24 +43,7 @@ async function fsyncDir(dir: string): Promise<void> {
  * @throws ERR_IO, ERR_PERMISSION, ERR_NO_SPACE.
  */
 export async function writeStateFile(dir: string, name: string, value: unknown): Promise<void> {
-  const path = join(dir, name);
-  const tmp = join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
-  const bytes = Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const fh = await open(tmp, 'wx', 0o600);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-    await fsyncDir(dirname(path));
-  } catch (e) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw ioError(e, 'write state file', path);
-  }
+  writeFileDurable(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /**

@@ -13,10 +13,12 @@ export interface DurableWriteOptions {
   dirMode?: number;
   /** Mode of the file (default 0600). */
   fileMode?: number;
+  /** Create the directory when missing (default true). */
+  createDir?: boolean;
 }
 
 /**
- * Writes `data` to `path` atomically and durably, creating the directory.
+ * Writes `data` to `path` atomically and durably, creating the directory unless told not to.
  *
  * @throws ERR_IO, ERR_NO_SPACE, ERR_PERMISSION (naming the path).
  */
@@ -25,7 +27,7 @@ export function writeFileDurable(path: string, data: string | Uint8Array, opts: 
   const tmp = `${path}.tmp-${process.pid}`;
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   try {
-    mkdirSync(dir, { recursive: true, mode: opts.dirMode ?? 0o700 });
+    if (opts.createDir !== false) mkdirSync(dir, { recursive: true, mode: opts.dirMode ?? 0o700 });
     const fd = openSync(tmp, 'w', opts.fileMode ?? 0o600);
     try {
       for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
