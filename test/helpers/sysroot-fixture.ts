@@ -8,8 +8,9 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { removeDeviceDirs } from '../../agent/src/dev/sim-device';
 
 export const present = (cmd: string, arg = '--version'): boolean => !spawnSync(cmd, [arg], { stdio: 'ignore' }).error;
 export const isRoot = process.getuid?.() === 0;
@@ -100,24 +101,7 @@ export function commitOs(sysroot: string, tree: string, opts: { branch?: string;
 
 /** Removes a scratch directory holding sysroots (clearing ostree's immutable attribute on deployment roots first). */
 export function removeScratch(dir: string): void {
-  if (!existsSync(dir)) return;
-  const walk = (p: string, depth: number): void => {
-    if (depth > 6) return;
-    let entries;
-    try {
-      entries = readdirSync(p, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (!e.isDirectory()) continue;
-      const c = join(p, e.name);
-      if (/^[0-9a-f]{64}\.[0-9]+$/.test(e.name)) spawnSync('chattr', ['-i', c], { stdio: 'ignore' });
-      else walk(c, depth + 1);
-    }
-  };
-  walk(dir, 0);
-  rmSync(dir, { recursive: true, force: true });
+  removeDeviceDirs(dir);
 }
 
 /** The entries and uEnv.txt of the current loader, for byte comparisons. */
