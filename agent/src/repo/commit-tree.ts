@@ -7,10 +7,11 @@
  * cores work.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { CanopyError, ioError } from '../core/errors';
 import { assertRef, assertSafeName } from '../core/names';
+import { hashFileInto } from '../platform/hash-file';
 import { variant, type VarDict } from '../gvariant/index';
 import {
   ObjectType, S_IFDIR, S_IFLNK, S_IFREG, fileHeaderBytes, serializeCommit, serializeDirMeta, serializeDirTree,
@@ -233,7 +234,9 @@ async function commitLargeFile(tx: Transaction, f: FileNode, header: FileHeader)
   // First pass: hash (sequential reads, bounded memory). The object is then
   // written from a second read whose bytes are hashed again and compared,
   // so a file that changes in between is refused instead of mis-stored.
-  const checksum = hashFile(f.path, header, f.st.size);
+  const h = createHash('sha256').update(fileHeaderBytes(header));
+  if (hashFileInto(h, f.path) !== f.st.size) throw new CanopyError('ERR_FILE_CHANGED', `${f.path} changed size while being committed`, { path: f.path });
+  const checksum = h.digest('hex');
   if (tx.has(checksum, ObjectType.FILE)) return checksum;
   const verify = createHash('sha256').update(fileHeaderBytes(header));
   const stream = createReadStream(f.path);
@@ -247,29 +250,5 @@ async function commitLargeFile(tx: Transaction, f: FileNode, header: FileHeader)
     throw new CanopyError('ERR_FILE_CHANGED', `${f.path} changed while being committed`, { path: f.path });
   }
   return checksum;
-}
-
-function hashFile(path: string, header: FileHeader, size: number): string {
-  const h = createHash('sha256').update(fileHeaderBytes(header));
-  const buf = Buffer.allocUnsafe(4 << 20);
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw ioError(e, 'open', path);
-  }
-  let total = 0;
-  try {
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      total += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  if (total !== size) throw new CanopyError('ERR_FILE_CHANGED', `${path} changed size while being committed`, { path });
-  return h.digest('hex');
 }
 

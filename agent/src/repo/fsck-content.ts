@@ -22,6 +22,7 @@ import { CanopyError, ioError } from '../core/errors';
 import { fileHeaderBytes, isLinkMode, parseArchiveHeader, type FileHeader, type Xattr } from '../objects/index';
 import type { Repo } from './repo';
 import type { ListedObject } from './walk';
+import { hashFileInto } from '../platform/hash-file';
 import { InflatePool } from './inflate-pool';
 import { readTreeXattrs } from './xattr-io';
 
@@ -197,25 +198,10 @@ function bareChecksum(abs: string, mode: Repo['mode'], xattrs: readonly Xattr[],
       } finally {
         closeSync(fd);
       }
-    } else n = hashFileSync(abs, h);
+    } else n = hashFileInto(h, abs);
     if (n !== st.size) throw new CanopyError('ERR_FILE_CHANGED', 'changed size while being read');
   }
   return h.digest('hex');
-}
-
-function hashFileSync(abs: string, h: Hash): number {
-  const fd = openSync(abs, 'r');
-  const buf = Buffer.allocUnsafe(4 << 20);
-  let total = 0;
-  try {
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) {
-      h.update(buf.subarray(0, n));
-      total += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return total;
 }
 
 /** One `.filez` whose header is parsed and whose content is being inflated. */

@@ -17,10 +17,11 @@
  * `devicetree-<kver>` (legacy: the name without `-<csum>`).
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { isChecksum } from '../core/bytes';
 import { CanopyError, ioError } from '../core/errors';
+import { hashFileInto } from '../platform/hash-file';
 
 /** One file to install into `boot/ostree/<os>-<bootcsum>/`. */
 export interface BootFile {
@@ -53,33 +54,12 @@ function statFollow(p: string): ReturnType<typeof statSync> | undefined {
   }
 }
 
-function hashFile(h: Hash, p: string): void {
-  const buf = Buffer.allocUnsafe(1 << 20);
-  let fd: number;
-  try {
-    fd = openSync(p, 'r');
-  } catch (e) {
-    throw ioError(e, 'open', p);
-  }
-  try {
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-    }
-  } catch (e) {
-    throw ioError(e, 'read', p);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function hashDir(h: Hash, dir: string): void {
   for (const name of readdirSync(dir).sort(byBytes)) {
     const p = join(dir, name);
     const st = lstatSync(p);
     if (st.isDirectory()) hashDir(h, p);
-    else if (statFollow(p)) hashFile(h, p);
+    else if (statFollow(p)) hashFileInto(h, p);
   }
 }
 
@@ -98,15 +78,15 @@ function modulesLayout(root: string): KernelLayout | undefined {
   const dir = join(modules, kver);
   const h = createHash('sha256');
   const layout: Partial<KernelLayout> = { kernel: { src: join(dir, 'vmlinuz'), name: `vmlinuz-${kver}` } };
-  hashFile(h, layout.kernel!.src);
+  hashFileInto(h, layout.kernel!.src);
   const initramfs = ['initramfs.img', 'initramfs'].find((n) => statFollow(join(dir, n)));
   if (initramfs) {
     layout.initramfs = { src: join(dir, initramfs), name: `initramfs-${kver}.img` };
-    hashFile(h, layout.initramfs.src);
+    hashFileInto(h, layout.initramfs.src);
   }
   if (statFollow(join(dir, 'devicetree'))) {
     layout.devicetree = { src: join(dir, 'devicetree'), name: `devicetree-${kver}` };
-    hashFile(h, layout.devicetree.src);
+    hashFileInto(h, layout.devicetree.src);
   } else if (statFollow(join(dir, 'dtb'))?.isDirectory()) {
     layout.dtbDir = { src: join(dir, 'dtb'), name: 'dtb' };
     hashDir(h, layout.dtbDir.src);
