@@ -7,9 +7,13 @@
  * the remote's TLS settings (see tls-config.ts), and a proxy: the remote's
  * `proxy` when set, else HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the
  * environment (undici's EnvHttpProxyAgent), else direct.
+ *
+ * undici is loaded on the first request, not with this file: a device agent
+ * that is idle, or updates by MQTT alone, never pays the ~15 MiB of heap and
+ * code that loading it costs.
  */
 import type { TLSSocket } from 'node:tls';
-import { Agent, buildConnector, EnvHttpProxyAgent, ProxyAgent, type Dispatcher } from 'undici';
+import type { buildConnector, Dispatcher } from 'undici';
 import { CanopyError } from '../core/errors';
 import { abortedError, DEFAULT_USER_AGENT, type HttpClient, type HttpRequest, type HttpResponse, type TransportOptions } from './http-client';
 import { checkPinnedPeer, isTlsError, tlsConnectOptions } from './tls-config';
@@ -19,6 +23,15 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_REQ_RETRY', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE',
   'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN', 'ENOTFOUND',
 ]);
+
+type Undici = typeof import('undici');
+let undiciModule: Promise<Undici> | undefined;
+
+/** undici itself, loaded once on first use. */
+function loadUndici(): Promise<Undici> {
+  undiciModule ??= import('undici');
+  return undiciModule;
+}
 
 function hasProxyEnv(env: Readonly<Record<string, string | undefined>>): boolean {
   return Boolean(env.http_proxy || env.HTTP_PROXY || env.https_proxy || env.HTTPS_PROXY);
@@ -176,36 +189,43 @@ export function createUndiciClient(opts: TransportOptions = {}): HttpClient {
   };
   const pins = opts.pinnedSpki ?? [];
   const proxied = Boolean(opts.proxy) || hasProxyEnv(env);
-  if (opts.tlsPermissive && pins.length > 0) {
-    // Node does not enforce checkServerIdentity without CA verification: check the pin after the handshake.
-    if (proxied) throw new CanopyError('ERR_CONFIG_INVALID', 'tls-permissive with tls-pinned-spki cannot be enforced through a proxy; set tls-ca-path instead of tls-permissive', {});
-    const connector = buildConnector(base.connect);
-    const pinned: buildConnector.connector = (o, callback) => connector(o, (err, socket) => {
-      if (err || !socket || o.protocol !== 'https:') return callback(err as Error, socket as null);
-      const bad = checkPinnedPeer(socket as TLSSocket, o.hostname, pins);
-      if (bad) {
-        socket.destroy();
-        return callback(bad, null);
+  // Node does not enforce checkServerIdentity without CA verification: a pin is then checked after the handshake.
+  const pinAfterHandshake = Boolean(opts.tlsPermissive) && pins.length > 0;
+  if (pinAfterHandshake && proxied) throw new CanopyError('ERR_CONFIG_INVALID', 'tls-permissive with tls-pinned-spki cannot be enforced through a proxy; set tls-ca-path instead of tls-permissive', {});
+  if (opts.proxy !== undefined && !URL.canParse(opts.proxy)) throw new CanopyError('ERR_CONFIG_INVALID', `cannot set up the HTTP client: the proxy ${JSON.stringify(opts.proxy)} is not a URL`, {});
+
+  const makeDispatcher = async (): Promise<Dispatcher> => {
+    const { Agent, buildConnector, EnvHttpProxyAgent, ProxyAgent } = await loadUndici();
+    try {
+      if (pinAfterHandshake) {
+        const connector = buildConnector(base.connect);
+        const pinned: buildConnector.connector = (o, callback) => connector(o, (err, socket) => {
+          if (err || !socket || o.protocol !== 'https:') return callback(err as Error, socket as null);
+          const bad = checkPinnedPeer(socket as TLSSocket, o.hostname, pins);
+          if (bad) {
+            socket.destroy();
+            return callback(bad, null);
+          }
+          callback(null, socket);
+        });
+        (base as { connect: unknown }).connect = pinned;
       }
-      callback(null, socket);
-    });
-    (base as { connect: unknown }).connect = pinned;
-  }
-  let dispatcher: Dispatcher;
-  try {
-    if (opts.proxy) dispatcher = new ProxyAgent({ ...base, uri: opts.proxy, requestTls: tls });
-    else if (hasProxyEnv(env)) {
-      dispatcher = new EnvHttpProxyAgent({
-        ...base,
-        requestTls: tls,
-        httpProxy: env.http_proxy ?? env.HTTP_PROXY,
-        httpsProxy: env.https_proxy ?? env.HTTPS_PROXY,
-        noProxy: env.no_proxy ?? env.NO_PROXY,
-      });
-    } else dispatcher = new Agent(base);
-  } catch (e) {
-    throw new CanopyError('ERR_CONFIG_INVALID', `cannot set up the HTTP client: ${(e as Error).message}`, {}, { cause: e });
-  }
+      if (opts.proxy) return new ProxyAgent({ ...base, uri: opts.proxy, requestTls: tls });
+      if (hasProxyEnv(env)) {
+        return new EnvHttpProxyAgent({
+          ...base,
+          requestTls: tls,
+          httpProxy: env.http_proxy ?? env.HTTP_PROXY,
+          httpsProxy: env.https_proxy ?? env.HTTPS_PROXY,
+          noProxy: env.no_proxy ?? env.NO_PROXY,
+        });
+      }
+      return new Agent(base);
+    } catch (e) {
+      throw new CanopyError('ERR_CONFIG_INVALID', `cannot set up the HTTP client: ${(e as Error).message}`, {}, { cause: e });
+    }
+  };
+  let dispatcher: Promise<Dispatcher> | undefined;
   const userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
 
   return {
@@ -217,18 +237,19 @@ export function createUndiciClient(opts: TransportOptions = {}): HttpClient {
       } catch (e) {
         return Promise.reject(new CanopyError('ERR_INVALID_ARGUMENT', `invalid URL ${JSON.stringify(req.url)}`, { url: req.url }, { cause: e }));
       }
-      return new Promise<HttpResponse>((resolve, reject) => {
+      dispatcher ??= makeDispatcher();
+      return dispatcher.then((d) => new Promise<HttpResponse>((resolve, reject) => {
         const exchange = new Exchange(req, resolve, reject);
-        dispatcher.dispatch({
+        d.dispatch({
           origin: target.origin,
           path: target.pathname + target.search,
           method: 'GET',
           headers: { 'user-agent': userAgent, ...req.headers },
         }, exchange);
-      });
+      }));
     },
     async close() {
-      await dispatcher.close();
+      if (dispatcher) await (await dispatcher).close();
     },
   };
 }
