@@ -20,12 +20,27 @@
  * gpg-sign` writes): only binary-document signatures (class 0x00) are
  * accepted, not text-mode ones; an element must be binary packets, not ASCII
  * armour; SHA-1 and weaker digests are refused, as openpgp.js refuses them.
+ *
+ * openpgp.js is loaded on first use, not with this file: a device whose
+ * keys are all ed25519 never pays the ~14 MiB that loading it costs.
  */
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
 import { CanopyError } from '../core/errors';
 import { decideOpenPgp, type OpenPgpSignatureCheck, type OpenPgpSignatureStatus, type OpenPgpVerified } from './openpgp-decision';
 
 export type { OpenPgpSignatureCheck, OpenPgpSignatureStatus, OpenPgpVerified } from './openpgp-decision';
+
+let library: Promise<typeof openpgp> | undefined;
+
+/** openpgp.js itself, loaded once on first use. */
+function openpgpLibrary(): Promise<typeof openpgp> {
+  library ??= import('openpgp');
+  return library;
+}
+
+/** RFC 9580 numbers this file compares with (openpgp.enums, without loading the library). */
+const SIGNATURE_BINARY = 0x00;
+const PACKET_LITERAL_DATA = 11;
 
 /** A file holding public (or secret) keys, armoured or binary, one or many. */
 export interface KeyFile {
@@ -117,12 +132,13 @@ export async function readOpenPgpKeyring(files: readonly KeyFile[]): Promise<Ope
 const ARMOR_RE = /-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----[\s\S]*?-----END PGP \1 KEY BLOCK-----/g;
 
 async function readKeyFile(data: string | Uint8Array): Promise<openpgp.Key[]> {
+  const { readKeys } = await openpgpLibrary();
   const text = typeof data === 'string' ? data : looksArmored(data) ? Buffer.from(data).toString('utf8') : undefined;
-  if (text === undefined) return openpgp.readKeys({ binaryKeys: data as Uint8Array });
+  if (text === undefined) return readKeys({ binaryKeys: data as Uint8Array });
   const blocks = text.match(ARMOR_RE) ?? [];
   if (blocks.length === 0) throw new Error('no armoured key block');
   const out: openpgp.Key[] = [];
-  for (const b of blocks) out.push(...(await openpgp.readKeys({ armoredKeys: b })));
+  for (const b of blocks) out.push(...(await readKeys({ armoredKeys: b })));
   return out;
 }
 
@@ -167,8 +183,8 @@ export async function checkOpenPgpSignatures(
       throw new CanopyError('ERR_SIGNATURE_INVALID', `more than ${MAX_PACKETS} OpenPGP signature packets`, { engine: 'openpgp', limit: MAX_PACKETS });
     }
   }
-  const message = await openpgp.createMessage({ binary: data });
-  const literal = message.packets.findPacket(openpgp.enums.packet.literalData);
+  const message = await (await openpgpLibrary()).createMessage({ binary: data });
+  const literal = message.packets.findPacket(PACKET_LITERAL_DATA);
   const now = opts.now ?? new Date();
   const out: OpenPgpSignatureCheck[] = [];
   for (let index = 0; index < packets.length; index++) {
@@ -179,7 +195,7 @@ export async function checkOpenPgpSignatures(
 
 async function readPackets(bytes: Uint8Array, element: number): Promise<openpgp.SignaturePacket[]> {
   try {
-    const sig = await openpgp.readSignature({ binarySignature: bytes, config: STRICT });
+    const sig = await (await openpgpLibrary()).readSignature({ binarySignature: bytes, config: STRICT });
     const list = [...sig.packets];
     if (list.length === 0) throw new Error('no signature packet');
     return list;
@@ -198,7 +214,7 @@ async function checkPacket(
 ): Promise<OpenPgpSignatureCheck> {
   const keyId = hexId(p.issuerKeyID);
   const base = { index, element, keyId, created: p.created ?? undefined };
-  if (p.signatureType !== openpgp.enums.signature.binary) {
+  if (p.signatureType !== SIGNATURE_BINARY) {
     return { ...base, status: 'invalid', message: `signature class 0x${(p.signatureType ?? 0).toString(16).padStart(2, '0')} is not a binary document signature (0x00)` };
   }
   if (/^0+$/.test(keyId)) return { ...base, status: 'invalid', message: 'signature does not name its issuer key' };
@@ -227,7 +243,7 @@ async function judge(
 ): Promise<{ status: OpenPgpSignatureStatus; message: string }> {
   try {
     // date null: only the mathematics, the digest policy and critical subpackets.
-    await p.verify(signer.keyPacket, openpgp.enums.signature.binary, literal as object, null as unknown as Date, true);
+    await p.verify(signer.keyPacket, SIGNATURE_BINARY, literal as object, null as unknown as Date, true);
   } catch (e) {
     const msg = (e as Error).message;
     if (/^(Signed digest did not match|Signature verification failed)$/.test(msg)) {
@@ -311,11 +327,12 @@ export interface OpenPgpSignOptions {
  */
 export async function signOpenPgp(data: Uint8Array, secretKey: string | Uint8Array, opts: OpenPgpSignOptions = {}): Promise<Uint8Array> {
   const date = opts.date ?? new Date();
+  const lib = await openpgpLibrary();
   let keys: openpgp.PrivateKey[];
   try {
     keys = typeof secretKey === 'string' || looksArmored(secretKey)
-      ? await openpgp.readPrivateKeys({ armoredKeys: typeof secretKey === 'string' ? secretKey : Buffer.from(secretKey).toString('utf8') })
-      : await openpgp.readPrivateKeys({ binaryKeys: secretKey });
+      ? await lib.readPrivateKeys({ armoredKeys: typeof secretKey === 'string' ? secretKey : Buffer.from(secretKey).toString('utf8') })
+      : await lib.readPrivateKeys({ binaryKeys: secretKey });
   } catch (e) {
     throw new CanopyError('ERR_INVALID_ARGUMENT', `not an OpenPGP secret key: ${(e as Error).message}`, {}, { cause: e });
   }
@@ -330,7 +347,7 @@ export async function signOpenPgp(data: Uint8Array, secretKey: string | Uint8Arr
   if (!key.isDecrypted()) {
     if (opts.passphrase === undefined) throw new CanopyError('ERR_INVALID_ARGUMENT', `secret key ${hexId(key.getKeyID())} is protected and no passphrase was given`);
     try {
-      key = await openpgp.decryptKey({ privateKey: key, passphrase: opts.passphrase });
+      key = await lib.decryptKey({ privateKey: key, passphrase: opts.passphrase });
     } catch (e) {
       throw new CanopyError('ERR_INVALID_ARGUMENT', `cannot unlock secret key ${hexId(key.getKeyID())}: ${(e as Error).message}`, {}, { cause: e });
     }
@@ -338,8 +355,8 @@ export async function signOpenPgp(data: Uint8Array, secretKey: string | Uint8Arr
   try {
     const chosen = wanted ? findKey(key, wanted) : undefined;
     const signingKeyIDs = chosen ? [chosen.getKeyID()] : undefined;
-    const message = await openpgp.createMessage({ binary: data });
-    return await openpgp.sign({ message, signingKeys: key, signingKeyIDs, detached: true, format: 'binary', date });
+    const message = await lib.createMessage({ binary: data });
+    return await lib.sign({ message, signingKeys: key, signingKeyIDs, detached: true, format: 'binary', date });
   } catch (e) {
     throw new CanopyError('ERR_INVALID_ARGUMENT', `cannot sign with key ${hexId(key.getKeyID())}: ${(e as Error).message}`, {}, { cause: e });
   }
