@@ -241,6 +241,8 @@ export class MqttChannel implements Channel {
       connectTimeout: o.connectTimeoutMs ?? 30_000,
       reconnectPeriod: 0,
       resubscribe: false,
+      // mqtt-packet otherwise pre-builds 65,536 two-byte Buffers (~8 MiB of heap) to write packet ids.
+      writeCache: false,
       username: o.username,
       password,
       ca: file(o.caFile, 'CA file'),
