@@ -24,8 +24,8 @@ export {
   type EventBody, type HealthCheckResult, type Envelope, type EnvelopeSignature, type SignedType,
 } from './messages';
 export {
-  validateEnvelope, validateAnnouncement, validateCommand, validateDeviceState, validateDeviceEvent, compileValidator,
-  type SchemaIssue, type Validation, type Validator, type CompileOptions,
+  validateEnvelope, validateAnnouncement, validateCommand, validateDeviceState, validateDeviceEvent, validateAgentConfig,
+  validateAgentConfigFragment, type SchemaIssue, type Validation, type Validator,
 } from './validate';
 export { topicPrefix, topicsFor, classifyTopic, type Topics, type TopicKind } from './topics';
 export { rolloutBucket, wavePlacement, waveOpenFor, checkWaves, type WavePlacement } from './rollout';

@@ -1,19 +1,20 @@
 /**
- * JSON Schema validation: the only file that imports ajv. Each schema is
- * compiled once, on first use, and kept. Validators never throw on bad
- * input: they return the value with its type, or issues that name the
- * field path (`rollout.waves[2].percent`) and what is wrong with it.
+ * JSON Schema validation of the protocol messages and of the agent
+ * configuration. The schemas (`schemas/*.json`, `../config/schema.json`)
+ * are compiled ahead of time into ajv standalone code,
+ * `validators.generated.ts` (`npm run gen:validators`), so nothing is
+ * compiled at run time and ajv's compiler is never loaded; the bundle
+ * carries the generated checks and ajv's small run-time helpers only.
  *
- * The message schemas live in `schemas/*.json` (draft-07) and are imported
- * as modules, so a bundle carries them and needs no files at run time.
+ * Validators never throw on bad input: they return the value with its
+ * type, or issues that name the field path (`rollout.waves[2].percent`)
+ * and what is wrong with it.
  */
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import announcementSchema from './schemas/announcement.json';
-import commandSchema from './schemas/command.json';
-import commonSchema from './schemas/common.json';
-import envelopeSchema from './schemas/envelope.json';
-import eventSchema from './schemas/event.json';
-import stateSchema from './schemas/state.json';
+import type { ErrorObject } from 'ajv';
+import {
+  checkAgentConfig, checkAgentConfigFragment, checkAnnouncement, checkCommand, checkDeviceEvent, checkDeviceState, checkEnvelope,
+  type PrecompiledCheck,
+} from './validators.generated';
 import type { Announcement, Command, DeviceEvent, DeviceState, Envelope } from './messages';
 
 /** One problem found in a value. */
@@ -33,35 +34,11 @@ export type Validation<T> =
 /** A compiled validator. */
 export type Validator<T> = (value: unknown) => Validation<T>;
 
-/** Options for {@link compileValidator}. */
-export interface CompileOptions {
-  /** Fill in `default` values from the schema (mutates the value). */
-  useDefaults?: boolean;
-  /** Report every issue instead of the first. */
-  allErrors?: boolean;
+function precompiled<T>(fn: PrecompiledCheck): Validator<T> {
+  return (value) => run<T>(fn, value);
 }
 
-const STRICT = { strict: true, discriminator: true, multipleOfPrecision: 9 } as const;
-
-let messageAjv: Ajv | undefined;
-
-function messages(): Ajv {
-  if (!messageAjv) {
-    messageAjv = new Ajv({ ...STRICT, allErrors: false });
-    messageAjv.addSchema(commonSchema);
-  }
-  return messageAjv;
-}
-
-function lazy<T>(schema: object): Validator<T> {
-  let fn: ValidateFunction | undefined;
-  return (value) => {
-    fn ??= messages().compile(schema);
-    return run<T>(fn, value);
-  };
-}
-
-function run<T>(fn: ValidateFunction, value: unknown): Validation<T> {
+function run<T>(fn: PrecompiledCheck, value: unknown): Validation<T> {
   if (fn(value)) return { ok: true, value: value as T };
   const issues = (fn.errors ?? []).map(toIssue);
   // "must match if/then" and "anyOf" summaries add nothing when a specific issue is present.
@@ -91,27 +68,30 @@ function toIssue(e: ErrorObject): SchemaIssue {
 }
 
 /** Checks the outer shape of a signed envelope. */
-export const validateEnvelope: Validator<Envelope> = lazy<Envelope>(envelopeSchema);
+export const validateEnvelope: Validator<Envelope> = precompiled<Envelope>(checkEnvelope);
 /** Checks an announcement payload. */
-export const validateAnnouncement: Validator<Announcement> = lazy<Announcement>(announcementSchema);
+export const validateAnnouncement: Validator<Announcement> = precompiled<Announcement>(checkAnnouncement);
 /** Checks a command payload (unknown kinds are issues). */
-export const validateCommand: Validator<Command> = lazy<Command>(commandSchema);
+export const validateCommand: Validator<Command> = precompiled<Command>(checkCommand);
 /** Checks a device state report. */
-export const validateDeviceState: Validator<DeviceState> = lazy<DeviceState>(stateSchema);
+export const validateDeviceState: Validator<DeviceState> = precompiled<DeviceState>(checkDeviceState);
 /** Checks a device event (unknown kinds pass with their common fields checked). */
-export const validateDeviceEvent: Validator<DeviceEvent> = lazy<DeviceEvent>(eventSchema);
+export const validateDeviceEvent: Validator<DeviceEvent> = precompiled<DeviceEvent>(checkDeviceEvent);
 
 /**
- * Compiles another schema (e.g. the agent configuration's) in its own ajv
- * instance, strict like the message schemas.
- *
- * @throws ERR_INVALID_ARGUMENT-free: ajv throws a plain Error for an
- *   invalid schema, which is a programming error.
+ * Checks the whole, merged agent configuration (`config/schema.json`):
+ * every issue, and fills in `default` values (mutates the value). The
+ * caller names the type (the config module's `AgentConfig`).
  */
-export function compileValidator<T>(schema: object, opts: CompileOptions = {}): Validator<T> {
-  let fn: ValidateFunction | undefined;
-  return (value) => {
-    fn ??= new Ajv({ ...STRICT, allErrors: opts.allErrors ?? false, useDefaults: opts.useDefaults ?? false }).compile(schema);
-    return run<T>(fn, value);
-  };
+export function validateAgentConfig<T>(value: unknown): Validation<T> {
+  return run<T>(checkAgentConfig, value);
+}
+
+/**
+ * Checks one configuration fragment: the configuration schema relaxed by
+ * `config/fragment-schema.ts` (types and known fields; nothing required,
+ * no defaults), every issue. Does not change the value.
+ */
+export function validateAgentConfigFragment<T>(value: unknown): Validation<T> {
+  return run<T>(checkAgentConfigFragment, value);
 }

@@ -21,9 +21,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareUtf8 } from '../core/bytes';
 import { CanopyError } from '../core/errors';
-import { compileValidator, isProtocolName, type SchemaIssue } from '../channel/index';
+import { isProtocolName, validateAgentConfig, validateAgentConfigFragment, type SchemaIssue, type Validator } from '../channel/index';
 import { isPlainObject, mergeFragments, originOf, type JsonObject } from './merge';
-import schema from './schema.json';
 import type { AgentConfig } from './types';
 
 /** The directories holding `config.d`, lowest precedence first. */
@@ -78,9 +77,10 @@ export interface LoadedConfig {
   files: string[];
 }
 
-const fragmentSchema = relax(schema) as object;
-const validateFragment = compileValidator<JsonObject>(fragmentSchema, { allErrors: true });
-const validateWhole = compileValidator<AgentConfig>(schema, { allErrors: true, useDefaults: true });
+/** One fragment against the relaxed schema (fragment-schema.ts): types and known fields. */
+const validateFragment: Validator<JsonObject> = validateAgentConfigFragment;
+/** The merged whole against schema.json: required fields, combinations; fills in defaults. */
+const validateWhole: Validator<AgentConfig> = validateAgentConfig;
 
 /**
  * Loads, merges, checks and completes the configuration.
@@ -166,17 +166,4 @@ function describe(issue: SchemaIssue, origins: ReadonlyMap<string, string>, file
 
 function invalid(message: string, path: string): never {
   throw new CanopyError('ERR_CONFIG_INVALID', message, { path });
-}
-
-/** The schema for one fragment: same types and fields, nothing required, no defaults. */
-function relax(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(relax);
-  if (!isPlainObject(node)) return node;
-  const out: JsonObject = {};
-  for (const [k, v] of Object.entries(node)) {
-    if (k === 'required' || k === 'default' || k === 'anyOf' || k === 'if' || k === 'then') continue;
-    // property names under "properties" are data, not keywords: keep them all
-    out[k] = k === 'properties' && isPlainObject(v) ? Object.fromEntries(Object.entries(v).map(([p, s]) => [p, relax(s)])) : relax(v);
-  }
-  return out;
 }

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import {
-  compileValidator, validateAnnouncement, validateCommand, validateDeviceEvent, validateDeviceState, validateEnvelope,
+  validateAgentConfig, validateAgentConfigFragment, validateAnnouncement, validateCommand, validateDeviceEvent, validateDeviceState,
+  validateEnvelope,
 } from '../../../agent/src/channel/validate';
 import { COMMIT, announcement, command } from './fixtures';
 
@@ -62,11 +63,22 @@ describe('channel/validate', () => {
     assert.ok(!ack.ok && ack.issues[0].path === 'status', JSON.stringify(ack));
   });
 
-  it('compiles other schemas strictly, with defaults on request', () => {
-    const v = compileValidator<{ a: number }>({ type: 'object', properties: { a: { type: 'integer', default: 3 } } }, { useDefaults: true });
-    const doc: Record<string, unknown> = {};
-    assert.deepEqual(v(doc), { ok: true, value: { a: 3 } });
-    const strict = compileValidator({ type: 'object', properties: { a: { tpye: 'integer' } } });
-    assert.throws(() => strict({}), /strict mode/);
+  it('checks the whole configuration with every issue reported and defaults filled in', () => {
+    const doc: Record<string, unknown> = { device: { fleet: 'acme', id: 'dev-1' }, remote: { url: 'https://updates.example.com/repo', ref: 'acme/stable' } };
+    const r = validateAgentConfig<{ device: { channel: string; tags: string[] } }>(doc);
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(r.value.device.channel, 'stable');
+    assert.deepEqual(r.value.device.tags, []);
+    assert.equal((doc.device as { channel?: string }).channel, 'stable', 'defaults go into the value itself');
+    const bad = validateAgentConfig({ device: { fleet: 'acme' } });
+    assert.ok(!bad.ok && bad.issues.some((i) => i.path === 'remote' && i.message === 'is required') && bad.issues.length > 1, JSON.stringify(bad));
+  });
+
+  it('checks a configuration fragment for types and known fields only, every issue, without defaults', () => {
+    const doc: Record<string, unknown> = { device: { tags: ['a'] } };
+    assert.deepEqual(validateAgentConfigFragment(doc), { ok: true, value: { device: { tags: ['a'] } } });
+    const r = validateAgentConfigFragment({ device: { fleet: 7, colour: 'red' }, logLevel: 3 });
+    assert.ok(!r.ok, JSON.stringify(r));
+    assert.deepEqual(r.issues.map((i) => `${i.path}: ${i.message}`).sort(), ['device.colour: is not a known field', 'device.fleet: must be string', 'logLevel: must be one of "error", "warn", "info", "debug", "trace"', 'logLevel: must be string']);
   });
 });
