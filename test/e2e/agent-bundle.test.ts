@@ -1,7 +1,8 @@
 /**
  * The device bundle as an artefact, from esbuild's metafile
  * (dist/meta-canopy-agent.json): no native addon, none of the static-delta
- * generator, no operator CLI command, and a size budget. Prints the size.
+ * generator, no operator CLI command, no ajv compiler (schemas are
+ * precompiled), and a size budget. Prints the size.
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
@@ -36,6 +37,14 @@ describe('dist/canopy-agent.cjs (the device bundle)', () => {
   it('has none of the static-delta generator', () => {
     const banned = /^agent\/src\/delta\/(generate|compile[^/]*|bsdiff|bsdiff-pool|suffix-array|rollsum|xz-compress|part-builder)\.ts$/;
     assert.deepEqual(inputs.filter((p) => banned.test(p)), []);
+  });
+
+  it('has no ajv compiler: the precompiled checks and ajv\'s run-time helpers only', () => {
+    assert.ok(inputs.includes('agent/src/channel/validators.generated.ts'), 'sanity: the precompiled checks are in');
+    const ajv = inputs.filter((p) => /(^|\/)node_modules\/ajv\//.test(p));
+    assert.deepEqual(ajv.filter((p) => !/node_modules\/ajv\/dist\/runtime\/[^/]+\.js$/.test(p)), []);
+    assert.deepEqual(inputs.filter((p) => /(^|\/)node_modules\/(json-schema-traverse|fast-uri)\//.test(p)), [], 'the compiler\'s own dependencies');
+    assert.deepEqual(inputs.filter((p) => /^agent\/src\/(channel\/schemas\/[^/]+|config\/schema)\.json$/.test(p)), [], 'schemas are compiled in, not carried');
   });
 
   it('has no operator CLI command', () => {
