@@ -24,11 +24,13 @@ const inflateRawAsync = promisify(inflateRaw);
 /** Compressed sizes up to this are inflated synchronously. */
 const SYNC_INFLATE_MAX = 64 * 1024;
 
-function invalid(checksum: string, message: string, cause?: unknown): CanopyError {
+/** ERR_OBJECT_INVALID for a fetched file object. */
+export function invalid(checksum: string, message: string, cause?: unknown): CanopyError {
   return new CanopyError('ERR_OBJECT_INVALID', `file object ${checksum}: ${message}`, { checksum }, { cause });
 }
 
-function mismatch(checksum: string, actual: string): CanopyError {
+/** ERR_CHECKSUM_MISMATCH for a fetched file object. */
+export function mismatch(checksum: string, actual: string): CanopyError {
   return new CanopyError('ERR_CHECKSUM_MISMATCH', `file object ${checksum} as fetched hashes to ${actual}: corrupt in transit or on the server`, { checksum, actual });
 }
 
@@ -46,12 +48,21 @@ function checkSize(checksum: string, size: number, maxContentSize: number): void
 }
 
 /**
+ * Parses the header of a `.filez` held in memory and checks its declared
+ * size; the content is not looked at. Throws ERR_OBJECT_INVALID, ERR_FILE_TYPE.
+ */
+export function parseFetchedHeader(checksum: string, raw: Uint8Array, maxContentSize: number): { header: ArchiveFileHeader; dataOffset: number } {
+  const parsed = parseHeader(checksum, raw);
+  checkSize(checksum, parsed.header.size, maxContentSize);
+  return parsed;
+}
+
+/**
  * Verifies a `.filez` held in memory; returns its header and inflated
  * content. Throws ERR_OBJECT_INVALID, ERR_FILE_TYPE, ERR_CHECKSUM_MISMATCH.
  */
 export async function verifyArchiveBuffer(checksum: string, raw: Buffer, maxContentSize: number): Promise<{ header: ArchiveFileHeader; content: Buffer }> {
-  const { header, dataOffset } = parseHeader(checksum, raw);
-  checkSize(checksum, header.size, maxContentSize);
+  const { header, dataOffset } = parseFetchedHeader(checksum, raw, maxContentSize);
   let content: Buffer;
   if (isLinkMode(header.mode)) {
     if (raw.length !== dataOffset) throw invalid(checksum, 'a symlink object carries content bytes');

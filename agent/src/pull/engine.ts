@@ -131,6 +131,8 @@ class PullRun {
       };
       const from = current && !this.isPartial(current.checksum) ? current.checksum : undefined;
       const applied = await this.opts.delta(t, from, accept, this.writer);
+      // A delta commits its parts to the repository itself, behind the writer's listing.
+      this.writer.rescan();
       if (applied && !accepted) throw new CanopyError('ERR_DELTA_INVALID', `the static delta to ${c} did not hand over its commit for verification`, { commit: c });
       if (accepted) {
         if (applied) this.deltas.push(c);
@@ -253,6 +255,8 @@ class PullRun {
 
   private settled(): void {
     this.inFlight--;
+    // A store handed to a worker thread fails after its fetch slot was freed.
+    if (this.failure === undefined && this.writer.failed !== undefined) this.fail(this.writer.failed);
     if (this.failure === undefined) {
       this.writer.maybeCheckpoint();
       this.progress();
@@ -354,7 +358,13 @@ export async function runPull(repo: Repo, source: ObjectSource, targets: readonl
   }
   run.phase = 'finishing';
   run.progress();
-  await writer.finish();
+  try {
+    // Also where a store that ran on a worker thread reports its failure.
+    await writer.finish();
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
   for (const c of run.completed()) rmSync(partialPath(repo, c), { force: true });
   const refs: PulledRef[] = [];
   const commits: string[] = [];

@@ -7,8 +7,8 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArchiveHeader } from '../objects/index';
-import { checkStorable, verifyArchiveBuffer, verifyArchiveFile, verifyPlainContent } from './content-verify';
+import { isLinkMode, parseArchiveHeader } from '../objects/index';
+import { checkStorable, parseFetchedHeader, verifyArchiveBuffer, verifyArchiveFile, verifyPlainContent } from './content-verify';
 import type { ContentItem } from './object-source';
 import type { PullWriter } from './pull-writer';
 
@@ -47,6 +47,14 @@ export async function ingestContent(writer: PullWriter, checksum: string, item: 
       file = join(writer.spoolDir, `${checksum}.filez`);
       writeFileSync(file, data);
       data = undefined;
+    }
+  }
+  if (data && writer.offloads) {
+    const { header, dataOffset } = parseFetchedHeader(checksum, data, maxContent);
+    if (!isLinkMode(header.mode)) {
+      checkStorable(mode, checksum, header);
+      await writer.handOver(checksum, header, data, dataOffset);
+      return;
     }
   }
   if (data) {

@@ -24,19 +24,24 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { chmod, chown, lchown, open, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createInflateRaw, deflateRaw } from 'node:zlib';
 import { CanopyError, ioError } from '../core/errors';
-import { archiveHeaderBytes, isLinkMode, ObjectType, objectExtension, objectRelPath, type FileHeader, type Xattr } from '../objects/index';
+import { archiveHeaderBytes, fileHeaderBytes, isLinkMode, ObjectType, objectExtension, objectRelPath, type ArchiveFileHeader, type FileHeader, type Xattr } from '../objects/index';
 import { applyXattrs, cleanStaleStaging, type Repo } from '../repo/index';
+import { invalid, mismatch } from './content-verify';
 import { writeObjectFile } from './object-file';
+import { StorePool, type StoreFailure } from './store-pool';
 import type { PullObjectWriter } from './types';
 
 const deflateRawAsync = promisify(deflateRaw);
+
+/** Bytes of fetched objects that may wait for a store worker before fetching pauses. */
+const MAX_STORE_BACKLOG = 8 << 20;
 
 /** Runs `sync -f PATH` (syncfs) without blocking; falls back to fsync of each file. */
 function syncFs(path: string, files: readonly string[]): Promise<void> {
@@ -55,6 +60,13 @@ function syncFs(path: string, files: readonly string[]): Promise<void> {
     child.on('error', fallback);
     child.on('exit', (code) => (code === 0 ? resolve() : fallback()));
   });
+}
+
+/** The error for a job a store worker refused or could not write. */
+function storeError(checksum: string, f: StoreFailure, path: string): Error {
+  if (f.kind === 'mismatch') return mismatch(checksum, f.actual);
+  if (f.kind === 'invalid') return invalid(checksum, f.message);
+  return ioError(Object.assign(new Error(f.message), { code: f.code, syscall: f.syscall, path }), 'write object', path);
 }
 
 interface Staged {
@@ -85,7 +97,15 @@ export class PullWriter implements PullObjectWriter {
   readonly spoolDir: string;
   private readonly objectsDir: string;
 
-  constructor(readonly repo: Repo, private readonly checkpointIntervalMs: number, private readonly now: () => number = Date.now) {
+  private readonly pool: StorePool | undefined;
+  private index: Set<string> | undefined;
+
+  /**
+   * @param storeWorkers worker threads that verify and write fetched file
+   *   objects ({@link storeFetched}); 0 does it all on this thread.
+   */
+  constructor(readonly repo: Repo, private readonly checkpointIntervalMs: number, private readonly now: () => number = Date.now, storeWorkers = 0) {
+    this.pool = storeWorkers > 0 ? new StorePool(storeWorkers) : undefined;
     cleanStaleStaging(repo);
     this.scratch = join(repo.tmpDir, `staging-${process.pid}-pull-${randomBytes(6).toString('hex')}`);
     this.spoolDir = join(this.scratch, 'spool');
@@ -104,7 +124,44 @@ export class PullWriter implements PullObjectWriter {
   }
 
   has(type: ObjectType, checksum: string): boolean {
-    return this.staged.has(this.key(checksum, type)) || this.repo.hasObject(checksum, type);
+    const key = this.key(checksum, type);
+    return this.staged.has(key) || this.present().has(key);
+  }
+
+  /** Forgets the listing of `objects/` (something else wrote there): the next {@link has} lists it again. */
+  rescan(): void {
+    this.index = undefined;
+  }
+
+  /**
+   * The objects in `objects/` (as `<checksum>.<ext>`), listed once when
+   * first asked and kept up to date with what this pull moves there: one
+   * directory listing per prefix costs far less than a stat per object when
+   * a pull walks a tree of thousands of files it mostly has.
+   */
+  private present(): Set<string> {
+    if (this.index) return this.index;
+    const index = new Set<string>();
+    const dir = join(this.repo.path, 'objects');
+    let prefixes: string[];
+    try {
+      prefixes = readdirSync(dir);
+    } catch (e) {
+      throw ioError(e, 'list', dir);
+    }
+    for (const prefix of prefixes) {
+      if (prefix.length !== 2) continue;
+      let names: string[];
+      try {
+        names = readdirSync(join(dir, prefix));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
+        throw ioError(e, 'list', join(dir, prefix));
+      }
+      for (const name of names) index.add(prefix + name);
+    }
+    this.index = index;
+    return index;
   }
 
   /** Stages a metadata object (the caller checked its hash and structure). */
@@ -143,6 +200,53 @@ export class PullWriter implements PullObjectWriter {
       await writeObjectFile(p, content, { mode: header.mode & 0o7777, owner: this.ownerFor(header), zeroTime: true });
       if (this.repo.mode === 'bare' && header.xattrs.length) this.xattrQueue.push([p, header.xattrs]);
     });
+  }
+
+  /** True when {@link storeFetched} verifies and writes on worker threads. */
+  get offloads(): boolean {
+    return this.pool !== undefined;
+  }
+
+  /**
+   * Verifies and stores a fetched regular-file `.filez` whose header the
+   * caller parsed and found storable, on a worker thread: the content is
+   * inflated and hashed there, and written (bare: the content with the
+   * header's mode, owner and mtime 0; archive: the `.filez` as fetched)
+   * only when it hashes to `checksum`. Throws ERR_CHECKSUM_MISMATCH,
+   * ERR_OBJECT_INVALID, or the I/O codes of the write.
+   */
+  storeFetched(checksum: string, header: ArchiveFileHeader, filez: Uint8Array, dataOffset: number): Promise<void> {
+    if (this.has(ObjectType.FILE, checksum)) return Promise.resolve();
+    const pool = this.pool;
+    if (!pool) return Promise.reject(new CanopyError('ERR_INVALID_ARGUMENT', 'this pull writer has no store workers', {}));
+    const raw = this.repo.mode === 'archive';
+    const owner = raw ? undefined : this.ownerFor(header);
+    const xattrs = this.repo.mode === 'bare' ? header.xattrs : [];
+    // The pool copies the bytes now; no closure below refers to `filez`, so it is not kept alive while the job waits.
+    const stored = pool.store({
+      checksum, filez, dataOffset, header: fileHeaderBytes(header), size: header.size, path: this.stagingFile(checksum, ObjectType.FILE), raw,
+      mode: raw ? 0o644 : header.mode & 0o7777, owner, zeroTime: !raw,
+    });
+    return this.stage(checksum, ObjectType.FILE, (p) => stored.then((failure) => {
+      if (failure) throw storeError(checksum, failure, p);
+      if (xattrs.length) this.xattrQueue.push([p, xattrs]);
+    }));
+  }
+
+  /**
+   * Hands a fetched object to {@link storeFetched} without waiting for it:
+   * a failure is kept and thrown by {@link finish} (and shows in
+   * {@link failed} at once). Waits only while more than
+   * {@link MAX_STORE_BACKLOG} bytes are queued for the workers.
+   */
+  async handOver(checksum: string, header: ArchiveFileHeader, filez: Uint8Array, dataOffset: number): Promise<void> {
+    void this.storeFetched(checksum, header, filez, dataOffset).catch(() => undefined);
+    while (this.pool && this.pool.queuedBytes > MAX_STORE_BACKLOG && !this.failure) await Promise.race(this.inflight);
+  }
+
+  /** The first failure of a write that nobody awaited, if any. */
+  get failed(): unknown {
+    return this.failure;
   }
 
   /** Archive repositories: keeps a verified `.filez` as fetched. */
@@ -187,16 +291,20 @@ export class PullWriter implements PullObjectWriter {
     return { uid: h.uid, gid: h.gid };
   }
 
-  /** Writes one staged object; a failed write leaves nothing staged. */
-  private stage(checksum: string, type: ObjectType, write: (path: string) => Promise<void>, bytes?: Uint8Array): Promise<void> {
-    const key = this.key(checksum, type);
-    // One directory per leading byte, as in objects/: thousands of files in one directory contend on its lock.
+  /** Where an object is staged; one directory per leading byte, as in objects/ (thousands of files in one directory contend on its lock). */
+  private stagingFile(checksum: string, type: ObjectType): string {
     const sub = join(this.objectsDir, checksum.slice(0, 2));
     if (!this.subdirs.has(sub)) {
       mkdirSync(sub, { recursive: true });
       this.subdirs.add(sub);
     }
-    const s: Staged = { file: join(sub, key), rel: objectRelPath(checksum, type, this.repo.mode), done: false, bytes };
+    return join(sub, this.key(checksum, type));
+  }
+
+  /** Writes one staged object; a failed write leaves nothing staged. */
+  private stage(checksum: string, type: ObjectType, write: (path: string) => Promise<void>, bytes?: Uint8Array): Promise<void> {
+    const key = this.key(checksum, type);
+    const s: Staged = { file: this.stagingFile(checksum, type), rel: objectRelPath(checksum, type, this.repo.mode), done: false, bytes };
     this.staged.set(key, s);
     const p = write(s.file).then(
       () => {
@@ -247,6 +355,7 @@ export class PullWriter implements PullObjectWriter {
         throw ioError(e, 'move object into place', dest);
       }
       this.staged.delete(key);
+      this.index?.add(key);
       this.written++;
     }
     if (fsync && final) await syncFs(this.repo.path, [...dirs]);
@@ -271,6 +380,7 @@ export class PullWriter implements PullObjectWriter {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    void this.pool?.close();
     this.staged.clear();
     rmSync(this.scratch, { recursive: true, force: true });
   }

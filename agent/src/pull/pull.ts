@@ -7,6 +7,7 @@
  * first when one is given.
  */
 import { setMaxListeners } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { CanopyError } from '../core/errors';
 import { Limits } from '../core/limits';
 import type { Summary } from '../objects/index';
@@ -21,6 +22,11 @@ import { PullWriter } from './pull-writer';
 import { loadRemoteTrust, trustVerifier } from './remote-trust';
 import { fetchSummary } from './summary-fetch';
 import type { DeltaSource, PullOptions, PullResult } from './types';
+
+/** One store worker, two with four or more CPUs (the main thread needs one for HTTP). */
+function defaultStoreWorkers(): number {
+  return availableParallelism() >= 4 ? 2 : 1;
+}
 
 /** The transport settings a remote's config asks for. */
 export function transportOptionsFor(remote: RemoteConfig): TransportOptions {
@@ -111,7 +117,7 @@ export async function pull(repo: Repo, remoteName: string, refs: readonly string
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   const ownClient = opts.httpClient === undefined;
   const client = opts.httpClient ?? createTransport({ ...transportOptionsFor(remote), connections: opts.concurrency ?? 8, ...opts.transport });
-  const writer = new PullWriter(repo, opts.checkpointIntervalMs ?? 5000, now);
+  const writer = new PullWriter(repo, opts.checkpointIntervalMs ?? 5000, now, opts.storeWorkers ?? defaultStoreWorkers());
   let handedOver = false;
   try {
     const inMemoryLimit = opts.inMemoryLimit ?? 16 << 20;

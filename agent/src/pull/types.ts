@@ -48,6 +48,12 @@ export interface PullCommonOptions {
   maxContentSize?: number;
   /** Object bodies larger than this are spooled to disk instead of memory (default 16 MiB). */
   inMemoryLimit?: number;
+  /**
+   * Worker threads that inflate, verify and write fetched file objects
+   * while the main thread keeps fetching (default 1, or 2 with four or more
+   * CPUs; 0: all on the main thread).
+   */
+  storeWorkers?: number;
 }
 
 export interface PullOptions extends PullCommonOptions {

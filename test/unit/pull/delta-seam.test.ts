@@ -8,6 +8,7 @@
 import { strict as assert } from 'node:assert';
 import { isCanopyError } from '../../../agent/src/core/errors';
 import { ObjectType } from '../../../agent/src/objects/index';
+import { Transaction } from '../../../agent/src/repo/index';
 import { pull, type DeltaRequest, type DeltaSource } from '../../../agent/src/pull/index';
 import { walkTreesOf } from './walk-trees';
 import { serveDirectory, type RepoServer } from '../../helpers/http-server';
@@ -60,6 +61,33 @@ describe('pull: the static-delta seam', () => {
     await pull(c, 'origin', ['main'], { deltaSource: metadataDelta(calls) });
     assert.equal(calls[0].from, s.v1, 'the complete commit of the ref is offered as the start');
     assert.equal(originRef(c), s.v2);
+    await assertHealthy(c);
+  });
+
+  it('does not fetch again what a delta committed to the repository itself (as the real applier does)', async () => {
+    const direct: DeltaSource = {
+      name: 'direct',
+      async tryApply(req) {
+        await req.acceptCommit(Buffer.from(s.repo.readMetadataBytes(ObjectType.COMMIT, req.to)), undefined);
+        const tx = new Transaction(req.repo);
+        for (const [type, c] of walkTreesOf(s.repo, req.to)) {
+          tx.writeMetadata(type, s.repo.readMetadataBytes(type, c));
+          if (type !== ObjectType.DIR_TREE) continue;
+          for (const f of s.repo.loadDirTree(c).files) {
+            if (tx.has(f.checksum, ObjectType.FILE)) continue;
+            const { header, content } = s.repo.readFileObject(f.checksum);
+            await tx.writeFileObject(f.checksum, header, content);
+          }
+        }
+        tx.commit();
+        return { applied: true };
+      },
+    };
+    const c = makeClient(s.dir, srv.url);
+    const r = await pull(c, 'origin', [`main@${s.v1}`], { deltaSource: direct });
+    assert.deepEqual(r.deltas, [s.v1]);
+    assert.deepEqual([r.metadataFetched, r.contentFetched], [0, 0], 'the walk after the delta finds everything present');
+    assert.ok(!srv.log.some((l) => /\.(dirtree|dirmeta|filez)$/.test(l.path)), 'no object fetched');
     await assertHealthy(c);
   });
 

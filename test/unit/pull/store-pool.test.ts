@@ -1,0 +1,100 @@
+/**
+ * Store workers: a fetched `.filez` is written only when its content
+ * inflates to the declared size and hashes to its name; the file gets the
+ * exact mode, owner and mtime 0; a corrupt object, one that does not
+ * inflate, and a failed write each come back as their own failure and
+ * write nothing; a batch mixing good and bad objects stores the good ones.
+ * Through PullWriter: the same checks surface as ERR_CHECKSUM_MISMATCH /
+ * ERR_OBJECT_INVALID / ERR_IO from finish(), and no worker keeps the
+ * process alive.
+ */
+import { strict as assert } from 'node:assert';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
+import { isCanopyError } from '../../../agent/src/core/errors';
+import { archiveHeaderBytes, fileChecksum, fileHeaderBytes, ObjectType, parseArchiveHeader, type FileHeader } from '../../../agent/src/objects/index';
+import { PullWriter } from '../../../agent/src/pull/pull-writer';
+import { StorePool, type StoreJob } from '../../../agent/src/pull/store-pool';
+import { Repo } from '../../../agent/src/repo/index';
+
+const isRoot = process.getuid?.() === 0;
+
+/** A `.filez` of `content` and the job that stores it at `path`. */
+function job(path: string, content: Buffer, h: FileHeader = { uid: 0, gid: 0, mode: 0o100640, symlinkTarget: '', xattrs: [] }): StoreJob {
+  const filez = Buffer.concat([archiveHeaderBytes(h, content.length), deflateRawSync(content)]);
+  const { header, dataOffset } = parseArchiveHeader(filez);
+  return {
+    checksum: fileChecksum(h, content), filez, dataOffset, header: fileHeaderBytes(header), size: header.size, path, raw: false,
+    mode: h.mode & 0o7777, owner: isRoot ? { uid: 4242, gid: 4343 } : undefined, zeroTime: true,
+  };
+}
+
+describe('pull/store-pool', () => {
+  let dir: string;
+  let pool: StorePool;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'canopy-store-pool-'));
+    pool = new StorePool(2);
+  });
+  afterEach(async () => {
+    await pool.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stores verified objects with exact mode, owner and mtime 0, and refuses bad ones without writing them', async () => {
+    const good = job(join(dir, 'good'), Buffer.from('hello world\n'.repeat(100)));
+    const empty = job(join(dir, 'empty'), Buffer.alloc(0));
+    const corrupt = job(join(dir, 'corrupt'), Buffer.from('some content'));
+    const flipped = { ...corrupt, checksum: `${corrupt.checksum.slice(0, 63)}${corrupt.checksum[63] === '0' ? '1' : '0'}` };
+    const short = job(join(dir, 'short'), Buffer.from('x'.repeat(5000)));
+    const truncated = { ...short, filez: short.filez.subarray(0, short.filez.length - 3) };
+    const taken = job(join(dir, 'taken'), Buffer.from('taken'));
+    writeFileSync(taken.path, 'already here');
+    const out = await Promise.all([good, empty, flipped, truncated, taken].map((j) => pool.store(j)));
+    assert.deepEqual(out.slice(0, 2), [undefined, undefined]);
+    assert.equal(out[2]?.kind, 'mismatch');
+    assert.equal(out[2]?.kind === 'mismatch' && out[2].actual, corrupt.checksum, 'the digest the content really has');
+    assert.equal(out[3]?.kind, 'invalid');
+    assert.equal(out[4]?.kind === 'io' && out[4].code, 'EEXIST');
+    assert.equal(readFileSync(good.path, 'utf8'), 'hello world\n'.repeat(100));
+    const st = lstatSync(good.path);
+    assert.equal(st.mode & 0o7777, 0o640);
+    assert.equal(st.mtimeMs, 0);
+    if (isRoot) assert.deepEqual([st.uid, st.gid], [4242, 4343]);
+    assert.equal(lstatSync(empty.path).size, 0);
+    assert.equal(existsSync(flipped.path), false, 'a mismatching object is not written');
+    assert.equal(existsSync(truncated.path), false, 'an object that does not inflate is not written');
+    assert.equal(readFileSync(taken.path, 'utf8'), 'already here', 'an existing file is left alone');
+    assert.equal(pool.queuedBytes, 0);
+  });
+
+  it('raw jobs (archive repositories) write the .filez as fetched, after the same verification', async () => {
+    const j = { ...job(join(dir, 'raw'), Buffer.from('archive me')), raw: true, mode: 0o644, owner: undefined, zeroTime: false };
+    assert.equal(await pool.store(j), undefined);
+    assert.deepEqual(readFileSync(j.path), Buffer.from(j.filez));
+  });
+
+  it('through PullWriter: a bad object fails finish() with its code; good ones reach objects/', async () => {
+    const repo = Repo.init(join(dir, 'repo'), { mode: 'bare-user-only' });
+    const w = new PullWriter(repo, 60_000, Date.now, 1);
+    assert.equal(w.offloads, true);
+    const h: FileHeader = { uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs: [] };
+    const ok = job('', Buffer.from('fine'), h);
+    const bad = job('', Buffer.from('broken'), h);
+    const okHeader = parseArchiveHeader(ok.filez).header;
+    await w.handOver(ok.checksum, okHeader, ok.filez, ok.dataOffset);
+    const badChecksum = ok.checksum.replace(/^./, (c) => (c === 'a' ? 'b' : 'a'));
+    await w.handOver(badChecksum, parseArchiveHeader(bad.filez).header, bad.filez, bad.dataOffset);
+    await assert.rejects(w.finish(), (e) => isCanopyError(e, 'ERR_CHECKSUM_MISMATCH') && e.message.includes(badChecksum));
+    assert.ok(w.failed !== undefined);
+    await w.abort();
+    assert.equal(repo.hasObject(badChecksum, ObjectType.FILE), false);
+
+    const w2 = new PullWriter(repo, 60_000, Date.now, 1);
+    await w2.handOver(ok.checksum, okHeader, ok.filez, ok.dataOffset);
+    await w2.finish();
+    assert.equal(readFileSync(repo.objectPath(ok.checksum, ObjectType.FILE), 'utf8'), 'fine');
+  });
+});
