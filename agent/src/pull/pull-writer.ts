@@ -86,7 +86,10 @@ export class PullWriter implements PullObjectWriter {
   private readonly xattrQueue: Array<[string, readonly Xattr[]]> = [];
   private readonly subdirs = new Set<string>();
   private readonly inflight = new Set<Promise<void>>();
-  private readonly isRoot = process.getuid?.() === 0;
+  /** Our uid and gid, asked once (each call is a system call, and a pull asks per object). */
+  private readonly uid = process.getuid?.();
+  private readonly gid = process.getgid?.();
+  private readonly isRoot = this.uid === 0;
   private last: number;
   private running: Promise<void> | undefined;
   private failure: unknown;
@@ -284,7 +287,7 @@ export class PullWriter implements PullObjectWriter {
 
   private ownerFor(h: FileHeader): { uid: number; gid: number } | undefined {
     if (this.repo.mode !== 'bare') return undefined;
-    if (h.uid === process.getuid?.() && h.gid === process.getgid?.()) return undefined;
+    if (h.uid === this.uid && h.gid === this.gid) return undefined;
     if (!this.isRoot) {
       throw new CanopyError('ERR_PERMISSION', `a bare repository stores file ownership (uid ${h.uid}, gid ${h.gid}); that needs root. Use a bare-user-only repository instead`, { uid: h.uid, gid: h.gid });
     }
