@@ -32,6 +32,7 @@ import { Runner } from './runner';
 import { systemdNotifier, type Notifier } from './sd-notify';
 import type { PhaseName } from './states';
 import { UpdateOps } from './update-ops';
+import { collectGarbage } from './memory';
 
 export interface DaemonOptions {
   /** Directories holding `config.d` (default /usr/lib/canopy, /etc/canopy, /run/canopy). */
@@ -198,6 +199,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
   channel?.onRejected((r) => log.warn(`refused ${r.messageType}: ${r.reason}`, { topic: r.topic, message: r.message }));
   channel?.onStatus((s) => {
     log.info(`channel ${s.state}`, { error: s.error ?? null, retryInMs: s.retryInMs ?? null });
+    // Connected is where start-up ends: what loading and connecting left behind can go now.
+    if (s.state === 'connected') setImmediate(collectGarbage);
     notifier.status(`phase ${runner.state.phase.name}; channel ${s.state}`);
   });
 

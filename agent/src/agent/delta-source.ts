@@ -13,6 +13,7 @@
 import { DEFAULT_DELTA_LIMITS, applyDeltaParts, deltaPartPath, deltaSuperblockPath, openDelta } from '../delta/index';
 import type { DeltaOutcome, DeltaRequest, DeltaSource } from '../pull/index';
 import type { Repo } from '../repo/index';
+import { collectGarbage } from './memory';
 
 /** Applied-delta statistics, for the agent's log. */
 export interface DeltaStats {
@@ -43,6 +44,8 @@ export function httpDeltaSource(repo: Repo, onApplied?: (s: DeltaStats) => void)
       // tree afterwards, and an interrupted pull keeps every finished part.
       const r = await applyDeltaParts(repo, delta, {
         signal: req.signal,
+        // A decompressed part is tens of MB: let the last one go before the next is decoded.
+        onProgress: () => collectGarbage(),
         parts: {
           async getPart(index, header) {
             const part = await req.fetch(deltaPartPath(from, to, index), { maxBytes: header.size });

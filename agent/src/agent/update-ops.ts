@@ -23,6 +23,7 @@ import type { PullProgressReport } from './ports';
 import { syncRemote } from './remote-setup';
 import type { Target } from './states';
 import { throttledClient } from './throttle';
+import { collectGarbage } from './memory';
 
 export interface UpdateOpsOptions {
   config: AgentConfig;
@@ -57,6 +58,8 @@ export class UpdateOps {
     const client = throttledClient(createTransport({
       caPath: tls.ca, clientCertPath: tls.cert, clientKeyPath: tls.key, pinnedSpki: tls.pinnedSpki, proxy: config.remote.proxy, connections: 4,
     }), config.bandwidth.maxBytesPerSec);
+    // The download's peak should not sit on top of garbage from before it.
+    collectGarbage();
     try {
       const r = await pull(repo, config.remote.name, [`${target.ref}@${target.commit}`], {
         signal,
@@ -76,6 +79,7 @@ export class UpdateOps {
       });
     } finally {
       await client.close().catch(() => undefined);
+      collectGarbage();
     }
   }
 

@@ -181,11 +181,13 @@ export async function applyDeltaParts(repo: Repo, delta: OpenedDelta, opts: Appl
       const fetched = pending.get(i) ?? fetchPart(i);
       pending.delete(i);
       prefetch(i);
-      const file = await fetched;
+      let file: Uint8Array | undefined = await fetched;
       result.bytesRead += file.length;
       verifyPartFile(file, header, i);
       // The sha256 check just passed, so the xz stream's own CRCs would only cost time.
-      const part = withPart(i, () => parsePart(unwrapPartFile(file, partDecompressLimit(header, limits), { verified: true })));
+      const part = withPart(i, () => parsePart(unwrapPartFile(file!, partDecompressLimit(header, limits), { verified: true })));
+      // Only the decompressed part is needed from here: let the compressed file go while the part runs.
+      file = undefined;
       const r = await executePart(part, header.objects, {
         mode: repo.mode, sink: opts.sink ?? transactionSink(tx!), sources, index: i, usize: header.usize, signal: opts.signal,
       });
