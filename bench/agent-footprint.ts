@@ -90,8 +90,8 @@ async function main(): Promise<void> {
     device.start({ env });
     await device.waitForLog(/^channel connected$/);
     await device.waitForPhase('idle', { running: v1.commit });
-    // Right after connecting, the heap still holds start-up garbage; V8 returns it
-    // to the system once the process has been quiet for a few seconds.
+    // Sampled right after connecting and again after --settle seconds: V8 hands back
+    // more memory once the process has been quiet for a while.
     const samples = async (): Promise<number> => {
       const rss: number[] = [];
       for (let i = 0; i < 30; i++) {
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
       '| --- | --- | --- |',
       row('bundle dist/canopy-agent.cjs', `${(bundle / MB).toFixed(2)} MiB`, '< 2 MiB'),
       row(`idle RSS (connected, waiting ${settleSeconds} s; median of 30 samples)`, `${(idleSettled / MB).toFixed(1)} MiB`, '< 60 MiB'),
-      row('idle RSS just after connecting (start-up garbage not yet returned)', `${(idleEarly / MB).toFixed(1)} MiB`, ''),
+      row('idle RSS just after connecting', `${(idleEarly / MB).toFixed(1)} MiB`, ''),
       row('peak RSS (pull + deploy, VmHWM)', `${(peak / MB).toFixed(1)} MiB`, '< 150 MiB'),
       row('update to the reboot request', `${seconds.toFixed(1)} s, ${pulled?.bytes ?? '?'} bytes, ${pulled?.objects ?? '?'} objects`, ''),
       row('ostree pull of the same commit: peak RSS', `${(ostreeKb / 1024).toFixed(1)} MiB (${ostreeSec} s); agent/ostree ${(peak / 1024 / ostreeKb).toFixed(2)}`, ''),
