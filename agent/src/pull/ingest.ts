@@ -2,12 +2,14 @@
  * One fetched file object, from the wire to the writer: verified first
  * (content-verify.ts), checked against what the repository mode can store,
  * then stored: an archive repository keeps the `.filez` as fetched, a bare
- * one gets the inflated content. A small body that declares a huge content
- * is inflated from disk, so memory stays bounded.
+ * one gets the inflated content. With store workers, a regular file held in
+ * memory is handed to one, which verifies it before writing it. A small
+ * body that declares a huge content is inflated from disk, so memory stays
+ * bounded.
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isLinkMode, parseArchiveHeader } from '../objects/index';
+import { isLinkMode } from '../objects/index';
 import { checkStorable, parseFetchedHeader, verifyArchiveBuffer, verifyArchiveFile, verifyPlainContent } from './content-verify';
 import type { ContentItem } from './object-source';
 import type { PullWriter } from './pull-writer';
@@ -17,14 +19,6 @@ export interface IngestOptions {
   maxContentSize?: number;
   /** Content larger than this is inflated from a spool file (default 16 MiB). */
   inMemoryLimit?: number;
-}
-
-function declaredSize(data: Buffer): number | undefined {
-  try {
-    return parseArchiveHeader(data).header.size;
-  } catch {
-    return undefined; // verifyArchiveBuffer reports it
-  }
 }
 
 /**
@@ -42,16 +36,13 @@ export async function ingestContent(writer: PullWriter, checksum: string, item: 
   }
   let { data, file } = item.body;
   if (data) {
-    const declared = declaredSize(data);
-    if (declared !== undefined && declared > (opts.inMemoryLimit ?? 16 << 20)) {
+    // The header is parsed once here; a bad one is refused before anything else.
+    const { header, dataOffset } = parseFetchedHeader(checksum, data, maxContent);
+    if (header.size > (opts.inMemoryLimit ?? 16 << 20)) {
       file = join(writer.spoolDir, `${checksum}.filez`);
       writeFileSync(file, data);
       data = undefined;
-    }
-  }
-  if (data && writer.offloads) {
-    const { header, dataOffset } = parseFetchedHeader(checksum, data, maxContent);
-    if (!isLinkMode(header.mode)) {
+    } else if (writer.offloads && !isLinkMode(header.mode)) {
       checkStorable(mode, checksum, header);
       await writer.handOver(checksum, header, data, dataOffset);
       return;
