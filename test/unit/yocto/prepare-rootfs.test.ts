@@ -12,6 +12,33 @@ import { join } from 'node:path';
 import { CLI, ensureBuilt } from '../cli/cli-harness';
 import { fakeCanopy, have, isRoot, ls, makeRootfs, runScript, tempDir } from './rootfs-fixture';
 
+/**
+ * The first `ay` of GLib's text form of an `aay`: `[[byte 0x12, …]]`, or a
+ * bytestring `[b"…"]` when the bytes happen to end in their only NUL (GLib
+ * then prints C escapes and leaves the NUL implied).
+ */
+function firstByteArray(text: string): Buffer {
+  const str = /b(["'])((?:\\.|(?!\1)[^\\])*)\1/.exec(text);
+  if (!str) return Buffer.from([...text.matchAll(/0x([0-9a-f]{2})/g)].map((m) => parseInt(m[1], 16)));
+  const simple: Record<string, number> = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11 };
+  const out: number[] = [];
+  const body = Buffer.from(str[2], 'latin1');
+  for (let i = 0; i < body.length; i++) {
+    if (body[i] !== 0x5c) {
+      out.push(body[i]);
+      continue;
+    }
+    const c = String.fromCharCode(body[++i]);
+    const oct = /^[0-7]{1,3}/.exec(body.subarray(i, i + 3).toString('latin1'));
+    if (oct) {
+      out.push(parseInt(oct[0], 8));
+      i += oct[0].length - 1;
+    } else out.push(simple[c] ?? c.charCodeAt(0));
+  }
+  out.push(0);
+  return Buffer.from(out);
+}
+
 const SCRIPT = 'canopy-prepare-rootfs';
 const CANOPY = `${process.execPath} ${CLI}`;
 
@@ -174,7 +201,7 @@ describe('yocto-layer: canopy-prepare-rootfs', function () {
     // The detached ed25519 signature, read by ostree, checks out against the public key.
     const shown = spawnSync('ostree', [`--repo=${repo}`, 'show', '--print-detached-metadata-key=ostree.sign.ed25519', c2], { encoding: 'utf8' });
     assert.equal(shown.status, 0, shown.stderr);
-    const sig = Buffer.from([...shown.stdout.matchAll(/0x([0-9a-f]{2})/g)].map((m) => parseInt(m[1], 16)));
+    const sig = firstByteArray(shown.stdout);
     assert.equal(sig.length, 64, `ostree show printed: ${shown.stdout}`);
     const pub = Buffer.from(readFileSync(join(tmp.dir, 'release.pub'), 'utf8').trim(), 'base64');
     const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: pub.toString('base64url') }, format: 'jwk' });
