@@ -32,10 +32,9 @@ import { promisify } from 'node:util';
 import { createInflateRaw, deflateRaw } from 'node:zlib';
 import { CanopyError, ioError } from '../core/errors';
 import { archiveHeaderBytes, fileHeaderBytes, isLinkMode, ObjectType, objectExtension, objectRelPath, type ArchiveFileHeader, type FileHeader, type Xattr } from '../objects/index';
-import { applyXattrs, cleanStaleStaging, type Repo } from '../repo/index';
+import { applyXattrs, cleanStaleStaging, ObjectPool, type ObjectFailure, type Repo } from '../repo/index';
 import { invalid, mismatch } from './content-verify';
 import { writeObjectFile } from './object-file';
-import { StorePool, type StoreFailure } from './store-pool';
 import type { PullObjectWriter } from './types';
 
 const deflateRawAsync = promisify(deflateRaw);
@@ -63,7 +62,7 @@ function syncFs(path: string, files: readonly string[]): Promise<void> {
 }
 
 /** The error for a job a store worker refused or could not write. */
-function storeError(checksum: string, f: StoreFailure, path: string): Error {
+function storeError(checksum: string, f: ObjectFailure, path: string): Error {
   if (f.kind === 'mismatch') return mismatch(checksum, f.actual);
   if (f.kind === 'invalid') return invalid(checksum, f.message);
   return ioError(Object.assign(new Error(f.message), { code: f.code, syscall: f.syscall, path }), 'write object', path);
@@ -100,7 +99,7 @@ export class PullWriter implements PullObjectWriter {
   readonly spoolDir: string;
   private readonly objectsDir: string;
 
-  private readonly pool: StorePool | undefined;
+  private readonly pool: ObjectPool | undefined;
   private index: Set<string> | undefined;
 
   /**
@@ -108,7 +107,7 @@ export class PullWriter implements PullObjectWriter {
    *   objects ({@link storeFetched}); 0 does it all on this thread.
    */
   constructor(readonly repo: Repo, private readonly checkpointIntervalMs: number, private readonly now: () => number = Date.now, storeWorkers = 0) {
-    this.pool = storeWorkers > 0 ? new StorePool(storeWorkers) : undefined;
+    this.pool = storeWorkers > 0 ? new ObjectPool(storeWorkers) : undefined;
     cleanStaleStaging(repo);
     this.scratch = join(repo.tmpDir, `staging-${process.pid}-pull-${randomBytes(6).toString('hex')}`);
     this.spoolDir = join(this.scratch, 'spool');
@@ -226,14 +225,15 @@ export class PullWriter implements PullObjectWriter {
     const owner = raw ? undefined : this.ownerFor(header);
     const xattrs = this.repo.mode === 'bare' ? header.xattrs : [];
     // The pool copies the bytes now; no closure below refers to `filez`, so it is not kept alive while the job waits.
-    const stored = pool.store({
-      checksum, filez, dataOffset, header: fileHeaderBytes(header), size: header.size, path: this.stagingFile(checksum, ObjectType.FILE), raw,
+    const path = this.stagingFile(checksum, ObjectType.FILE);
+    const stored = pool.run({
+      checksum, filez, dataOffset, header: fileHeaderBytes(header), size: header.size, path, raw,
       mode: raw ? 0o644 : header.mode & 0o7777, owner, zeroTime: !raw,
     });
-    return this.stage(checksum, ObjectType.FILE, (p) => stored.then((failure) => {
-      if (failure) throw storeError(checksum, failure, p);
-      if (xattrs.length) this.xattrQueue.push([p, xattrs]);
-    }));
+    return this.stage(checksum, ObjectType.FILE, () => stored.then((failure) => {
+      if (failure) throw storeError(checksum, failure, path);
+      if (xattrs.length) this.xattrQueue.push([path, xattrs]);
+    }), undefined, path);
   }
 
   /**
@@ -305,9 +305,9 @@ export class PullWriter implements PullObjectWriter {
   }
 
   /** Writes one staged object; a failed write leaves nothing staged. */
-  private stage(checksum: string, type: ObjectType, write: (path: string) => Promise<void>, bytes?: Uint8Array): Promise<void> {
+  private stage(checksum: string, type: ObjectType, write: (path: string) => Promise<void>, bytes?: Uint8Array, file = this.stagingFile(checksum, type)): Promise<void> {
     const key = this.key(checksum, type);
-    const s: Staged = { file: this.stagingFile(checksum, type), rel: objectRelPath(checksum, type, this.repo.mode), done: false, bytes };
+    const s: Staged = { file, rel: objectRelPath(checksum, type, this.repo.mode), done: false, bytes };
     this.staged.set(key, s);
     const p = write(s.file).then(
       () => {

@@ -23,7 +23,7 @@ import { fileHeaderBytes, isLinkMode, parseArchiveHeader, type FileHeader, type 
 import type { Repo } from './repo';
 import type { ListedObject } from './walk';
 import { hashFileInto } from '../platform/hash-file';
-import { InflatePool } from './inflate-pool';
+import { ObjectPool } from './object-pool';
 import { readTreeXattrs } from './xattr-io';
 
 /** Content larger than this is streamed instead of held in memory. */
@@ -38,6 +38,8 @@ const SYNC_INFLATE_MAX = 128 << 10;
 /** Inflations in flight on the libuv pool, and the bytes they may hold. */
 const MAX_IN_FLIGHT = 8;
 const MAX_IN_FLIGHT_BYTES = 64 << 20;
+/** Compressed bytes queued for the worker pool before reading waits (enough to keep both workers busy). */
+const MAX_POOL_BYTES = 8 << 20;
 /** Read at least this much of a streamed `.filez` at once, so its header is in it. */
 const MIN_PREFIX = 64 << 10;
 /**
@@ -75,7 +77,7 @@ export async function verifyContentObjects(
   }
   const inFlight = new Set<Promise<void>>();
   let bytesInFlight = 0;
-  const pool = objs.length >= workerThreshold && availableParallelism() > 1 ? new InflatePool(2) : undefined;
+  const pool = objs.length >= workerThreshold && availableParallelism() > 1 ? new ObjectPool(2) : undefined;
   try {
     for (const o of objs) {
       const abs = join(repo.path, o.relPath);
@@ -88,7 +90,8 @@ export async function verifyContentObjects(
       if (job instanceof PoolJob) {
         const p: Promise<void> = job.verdict.then((v) => report(o, v)).finally(() => inFlight.delete(p));
         inFlight.add(p);
-        if (pool!.batchFull) await pool!.flush();
+        // The pool holds a copy of each job until its worker is done with it.
+        while (pool!.queuedBytes > MAX_POOL_BYTES) await Promise.race(inFlight);
         continue;
       }
       if (!(job instanceof ArchiveJob)) {
@@ -104,7 +107,6 @@ export async function verifyContentObjects(
       inFlight.add(p);
       while (bytesInFlight > MAX_IN_FLIGHT_BYTES || (!pool && inFlight.size >= MAX_IN_FLIGHT)) await Promise.race(inFlight);
     }
-    if (pool) await pool.drain();
     await Promise.all(inFlight);
   } finally {
     await pool?.close();
@@ -213,7 +215,7 @@ class ArchiveJob {
  * Reads and parses a `.filez` and starts its verification. Small objects
  * and symlinks finish synchronously (a verdict); others return a job.
  */
-function startArchive(abs: string, checksum: string, streamThreshold: number, scratch: Scratch, pool?: InflatePool): ArchiveJob | PoolJob | ContentVerdict {
+function startArchive(abs: string, checksum: string, streamThreshold: number, scratch: Scratch, pool?: ObjectPool): ArchiveJob | PoolJob | ContentVerdict {
   const fd = openSync(abs, 'r');
   let data: Buffer;
   let fileSize: number;
@@ -240,13 +242,11 @@ function startArchive(abs: string, checksum: string, streamThreshold: number, sc
     return new ArchiveJob(8 << 20, () => streamInflate(abs, start, size, h).then(result, verdictOf));
   }
   if (pool) {
-    // Own ArrayBuffers (never Node's shared pool): the compressed bytes are transferred.
-    const compressed = new Uint8Array(data.length - dataOffset);
-    compressed.set(data.subarray(dataOffset));
-    return new PoolJob(pool.submit({ compressed, header: new Uint8Array(framed), size }).then((r): ContentVerdict => {
-      if ('error' in r) return verdictOf({ code: r.code, message: r.error });
-      if (r.length !== size) return new CanopyError('ERR_OBJECT_INVALID', `content inflates to ${r.length} bytes, the header says ${size}`, { size, actual: r.length });
-      return compare(checksum, r.digest);
+    // The pool copies the bytes it needs before `data` is reused.
+    return new PoolJob(pool.run({ checksum, filez: data, dataOffset, header: framed, size }).then((f): ContentVerdict => {
+      if (!f) return 'ok';
+      if (f.kind === 'mismatch') return compare(checksum, f.actual);
+      return new CanopyError('ERR_OBJECT_INVALID', f.message, { size });
     }));
   }
   if (size <= SYNC_INFLATE_MAX) return result(inflateRawSync(data.subarray(dataOffset), { maxOutputLength: size + 1 }));

@@ -32,3 +32,4 @@ export {
   type SummaryOptions, type SummaryResult, type StaticDeltaEntry,
 } from './summary-writer';
 export { reachableObjects, listObjects, listRootRefs, type ObjectRef, type ObjectSet } from './walk';
+export { ObjectPool, type ObjectJob, type ObjectFailure } from './object-pool';

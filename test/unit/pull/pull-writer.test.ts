@@ -12,12 +12,18 @@ import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { sha256Hex } from '../../../agent/src/core/bytes';
 import { isCanopyError } from '../../../agent/src/core/errors';
-import { archiveHeaderBytes, fileChecksum, ObjectType, serializeDirMeta, type FileHeader } from '../../../agent/src/objects/index';
+import { archiveHeaderBytes, fileChecksum, ObjectType, parseArchiveHeader, serializeDirMeta, type FileHeader } from '../../../agent/src/objects/index';
 import { PullWriter } from '../../../agent/src/pull/pull-writer';
 import { readXattrsOf, Repo } from '../../../agent/src/repo/index';
 
 const hasSetfattr = spawnSync('setfattr', ['--version']).status === 0;
 const isRoot = process.getuid?.() === 0;
+
+/** A `.filez` of `content` with its checksum and where its DEFLATE data starts. */
+function filez(content: Buffer, h: FileHeader): { checksum: string; filez: Buffer; dataOffset: number } {
+  const bytes = Buffer.concat([archiveHeaderBytes(h, content.length), deflateRawSync(content)]);
+  return { checksum: fileChecksum(h, content), filez: bytes, dataOffset: parseArchiveHeader(bytes).dataOffset };
+}
 
 describe('pull/pull-writer', () => {
   let dir: string;
@@ -113,5 +119,27 @@ describe('pull/pull-writer', () => {
     await w2.writeMetadata(ObjectType.DIR_META, mc, meta);
     await w2.abort();
     assert.equal(r.hasObject(mc, ObjectType.DIR_META), false, 'abort drops what was not checkpointed');
+  });
+
+  it('with a store worker: a bad object fails finish() with its code; good ones reach objects/', async () => {
+    const r = repo('bare-user-only');
+    const w = new PullWriter(r, 60_000, Date.now, 1);
+    assert.equal(w.offloads, true);
+    const h: FileHeader = { uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs: [] };
+    const ok = filez(Buffer.from('fine'), h);
+    const bad = filez(Buffer.from('broken'), h);
+    const okHeader = parseArchiveHeader(ok.filez).header;
+    await w.handOver(ok.checksum, okHeader, ok.filez, ok.dataOffset);
+    const badChecksum = ok.checksum.replace(/^./, (c) => (c === 'a' ? 'b' : 'a'));
+    await w.handOver(badChecksum, parseArchiveHeader(bad.filez).header, bad.filez, bad.dataOffset);
+    await assert.rejects(w.finish(), (e) => isCanopyError(e, 'ERR_CHECKSUM_MISMATCH') && e.message.includes(badChecksum));
+    assert.ok(w.failed !== undefined);
+    await w.abort();
+    assert.equal(r.hasObject(badChecksum, ObjectType.FILE), false);
+
+    const w2 = new PullWriter(r, 60_000, Date.now, 1);
+    await w2.handOver(ok.checksum, okHeader, ok.filez, ok.dataOffset);
+    await w2.finish();
+    assert.equal(readFileSync(r.objectPath(ok.checksum, ObjectType.FILE), 'utf8'), 'fine');
   });
 });

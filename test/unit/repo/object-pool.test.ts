@@ -1,28 +1,23 @@
 /**
- * Store workers: a fetched `.filez` is written only when its content
+ * Object workers: a fetched `.filez` is written only when its content
  * inflates to the declared size and hashes to its name; the file gets the
  * exact mode, owner and mtime 0; a corrupt object, one that does not
  * inflate, and a failed write each come back as their own failure and
  * write nothing; a batch mixing good and bad objects stores the good ones.
- * Through PullWriter: the same checks surface as ERR_CHECKSUM_MISMATCH /
- * ERR_OBJECT_INVALID / ERR_IO from finish(), and no worker keeps the
- * process alive.
+ * A job without a path only verifies.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { isCanopyError } from '../../../agent/src/core/errors';
-import { archiveHeaderBytes, fileChecksum, fileHeaderBytes, ObjectType, parseArchiveHeader, type FileHeader } from '../../../agent/src/objects/index';
-import { PullWriter } from '../../../agent/src/pull/pull-writer';
-import { StorePool, type StoreJob } from '../../../agent/src/pull/store-pool';
-import { Repo } from '../../../agent/src/repo/index';
+import { archiveHeaderBytes, fileChecksum, fileHeaderBytes, parseArchiveHeader, type FileHeader } from '../../../agent/src/objects/index';
+import { ObjectPool, type ObjectJob } from '../../../agent/src/repo/object-pool';
 
 const isRoot = process.getuid?.() === 0;
 
 /** A `.filez` of `content` and the job that stores it at `path`. */
-function job(path: string, content: Buffer, h: FileHeader = { uid: 0, gid: 0, mode: 0o100640, symlinkTarget: '', xattrs: [] }): StoreJob {
+function job(path: string, content: Buffer, h: FileHeader = { uid: 0, gid: 0, mode: 0o100640, symlinkTarget: '', xattrs: [] }): ObjectJob & { path: string } {
   const filez = Buffer.concat([archiveHeaderBytes(h, content.length), deflateRawSync(content)]);
   const { header, dataOffset } = parseArchiveHeader(filez);
   return {
@@ -31,12 +26,12 @@ function job(path: string, content: Buffer, h: FileHeader = { uid: 0, gid: 0, mo
   };
 }
 
-describe('pull/store-pool', () => {
+describe('repo/object-pool', () => {
   let dir: string;
-  let pool: StorePool;
+  let pool: ObjectPool;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'canopy-store-pool-'));
-    pool = new StorePool(2);
+    dir = mkdtempSync(join(tmpdir(), 'canopy-object-pool-'));
+    pool = new ObjectPool(2);
   });
   afterEach(async () => {
     await pool.close();
@@ -52,7 +47,7 @@ describe('pull/store-pool', () => {
     const truncated = { ...short, filez: short.filez.subarray(0, short.filez.length - 3) };
     const taken = job(join(dir, 'taken'), Buffer.from('taken'));
     writeFileSync(taken.path, 'already here');
-    const out = await Promise.all([good, empty, flipped, truncated, taken].map((j) => pool.store(j)));
+    const out = await Promise.all([good, empty, flipped, truncated, taken].map((j) => pool.run(j)));
     assert.deepEqual(out.slice(0, 2), [undefined, undefined]);
     assert.equal(out[2]?.kind, 'mismatch');
     assert.equal(out[2]?.kind === 'mismatch' && out[2].actual, corrupt.checksum, 'the digest the content really has');
@@ -70,31 +65,20 @@ describe('pull/store-pool', () => {
     assert.equal(pool.queuedBytes, 0);
   });
 
-  it('raw jobs (archive repositories) write the .filez as fetched, after the same verification', async () => {
-    const j = { ...job(join(dir, 'raw'), Buffer.from('archive me')), raw: true, mode: 0o644, owner: undefined, zeroTime: false };
-    assert.equal(await pool.store(j), undefined);
-    assert.deepEqual(readFileSync(j.path), Buffer.from(j.filez));
+  it('jobs without a path only verify: the verdict and nothing written', async () => {
+    const good = job('', Buffer.from('verify me'));
+    const bad = { ...job('', Buffer.from('and me')), checksum: good.checksum };
+    const { path: _unused, ...verifyGood } = good;
+    const { path: _unused2, ...verifyBad } = bad;
+    assert.equal(await pool.run(verifyGood), undefined);
+    const f = await pool.run(verifyBad);
+    assert.equal(f?.kind, 'mismatch');
+    assert.equal(readdirSync(dir).length, 0, 'nothing was written');
   });
 
-  it('through PullWriter: a bad object fails finish() with its code; good ones reach objects/', async () => {
-    const repo = Repo.init(join(dir, 'repo'), { mode: 'bare-user-only' });
-    const w = new PullWriter(repo, 60_000, Date.now, 1);
-    assert.equal(w.offloads, true);
-    const h: FileHeader = { uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs: [] };
-    const ok = job('', Buffer.from('fine'), h);
-    const bad = job('', Buffer.from('broken'), h);
-    const okHeader = parseArchiveHeader(ok.filez).header;
-    await w.handOver(ok.checksum, okHeader, ok.filez, ok.dataOffset);
-    const badChecksum = ok.checksum.replace(/^./, (c) => (c === 'a' ? 'b' : 'a'));
-    await w.handOver(badChecksum, parseArchiveHeader(bad.filez).header, bad.filez, bad.dataOffset);
-    await assert.rejects(w.finish(), (e) => isCanopyError(e, 'ERR_CHECKSUM_MISMATCH') && e.message.includes(badChecksum));
-    assert.ok(w.failed !== undefined);
-    await w.abort();
-    assert.equal(repo.hasObject(badChecksum, ObjectType.FILE), false);
-
-    const w2 = new PullWriter(repo, 60_000, Date.now, 1);
-    await w2.handOver(ok.checksum, okHeader, ok.filez, ok.dataOffset);
-    await w2.finish();
-    assert.equal(readFileSync(repo.objectPath(ok.checksum, ObjectType.FILE), 'utf8'), 'fine');
+  it('raw jobs (archive repositories) write the .filez as fetched, after the same verification', async () => {
+    const j = { ...job(join(dir, 'raw'), Buffer.from('archive me')), raw: true, mode: 0o644, owner: undefined, zeroTime: false };
+    assert.equal(await pool.run(j), undefined);
+    assert.deepEqual(readFileSync(j.path), Buffer.from(j.filez));
   });
 });

@@ -1,14 +1,17 @@
 /**
- * Verifying and writing fetched file objects on worker threads, so that a
- * pull uses more than one core: the main thread only speaks HTTP, parses
- * each `.filez` header and walks trees, while a worker inflates the
- * content, hashes header and content, and only when the digest equals the
- * object's name creates the staged file (exclusive open, write, owner,
- * mode, mtime 0). Nothing unverified is ever written.
+ * Worker threads that verify `.filez` objects, and optionally write them,
+ * so that pull and fsck use more than one core. A worker inflates the
+ * content, checks its size, hashes header and content, and compares the
+ * digest with the object's name. A job with a path then creates that file
+ * (exclusive open, write, owner, mode, mtime 0) only when the digest
+ * matched: nothing unverified is ever written. The pull hands fetched
+ * objects over this way while its main thread speaks HTTP; fsck of an
+ * archive repository verifies with it while its main thread reads files.
  *
  * Jobs go out in batches: whatever arrived during one turn of the event
- * loop is sent as one message when the loop next goes idle (a message per
- * object would cost more than the work for small ones). Each job's bytes
+ * loop is sent as one message when the loop next goes idle, or sooner once
+ * a batch is full (a message per object would cost more than the work for
+ * small ones). Each job's bytes
  * are copied once, when it is queued, into a buffer that is then
  * transferred to the worker, not cloned.
  *
@@ -18,8 +21,8 @@
  */
 import { Worker } from 'node:worker_threads';
 
-/** One regular file object to verify and store. */
-export interface StoreJob {
+/** One regular-file object to verify, and to store when {@link path} is given. */
+export interface ObjectJob {
   readonly checksum: string;
   /** The whole `.filez` as fetched. */
   readonly filez: Uint8Array;
@@ -29,27 +32,30 @@ export interface StoreJob {
   readonly header: Uint8Array;
   /** Content size the header declares. */
   readonly size: number;
-  /** The staging path to create (it must not exist). */
-  readonly path: string;
+  /** The file to create once verified (it must not exist); without it the job only verifies. */
+  readonly path?: string;
   /** Write the `.filez` as fetched (archive repositories) instead of the inflated content. */
-  readonly raw: boolean;
+  readonly raw?: boolean;
   /** Permission bits, applied exactly. */
-  readonly mode: number;
+  readonly mode?: number;
   readonly owner?: { readonly uid: number; readonly gid: number };
   /** Set atime and mtime to 0, as bare repositories keep objects. */
-  readonly zeroTime: boolean;
+  readonly zeroTime?: boolean;
 }
 
 /** Why a job failed: the content (`invalid`, `mismatch`) or the file system (`io`, with the errno code). */
-export type StoreFailure =
+export type ObjectFailure =
   | { readonly kind: 'invalid'; readonly message: string }
   | { readonly kind: 'mismatch'; readonly actual: string }
   | { readonly kind: 'io'; readonly message: string; readonly code?: string; readonly syscall?: string };
 
-/** Numbers per job on the wire (see {@link StorePool.send}). */
+/** Numbers per job on the wire (see {@link ObjectPool.send}). */
 const FIELDS = 7;
 const F_HEADER = 0, F_DATA = 1, F_SIZE = 2, F_MODE = 3, F_UID = 4, F_GID = 5, F_FLAGS = 6;
 const FLAG_RAW = 1, FLAG_OWNER = 2, FLAG_ZERO_TIME = 4;
+/** A batch is sent at once when it holds this many jobs or bytes, else when the event loop turns. */
+const BATCH_JOBS = 64;
+const BATCH_BYTES = 1 << 20;
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -57,19 +63,20 @@ const { inflateRawSync } = require('node:zlib');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const umask = process.umask();
-function store(bytes, n, checksum, path) {
+function runJob(bytes, n, checksum, path) {
   const headerLen = n[${F_HEADER}], size = n[${F_SIZE}], mode = n[${F_MODE}], flags = n[${F_FLAGS}];
   const header = bytes.subarray(0, headerLen);
   const filez = bytes.subarray(headerLen);
   let content;
   try {
-    content = inflateRawSync(filez.subarray(n[${F_DATA}]), { maxOutputLength: Math.max(1, size), chunkSize: Math.min(Math.max(size, 64), 64 << 20) });
+    content = inflateRawSync(filez.subarray(n[${F_DATA}]), { maxOutputLength: Math.max(1, size), chunkSize: Math.min(Math.max(size, 64), 16 << 20) });
   } catch (e) {
     return { kind: 'invalid', message: 'content does not inflate to the declared ' + size + ' bytes: ' + ((e && e.message) || e) };
   }
   if (content.length !== size) return { kind: 'invalid', message: 'content inflates to ' + content.length + ' bytes, the header says ' + size };
   const actual = createHash('sha256').update(header).update(content).digest('hex');
   if (actual !== checksum) return { kind: 'mismatch', actual };
+  if (!path) return undefined;
   const out = flags & ${FLAG_RAW} ? filez : content;
   let fd;
   try {
@@ -94,7 +101,7 @@ parentPort.on('message', (b) => {
   const names = b.names.split('\\0');
   const failures = [];
   for (let i = 0; i < b.count; i++) {
-    const f = store(new Uint8Array(b.bufs[i]), b.nums.subarray(i * ${FIELDS}, (i + 1) * ${FIELDS}), names[2 * i], names[2 * i + 1]);
+    const f = runJob(new Uint8Array(b.bufs[i]), b.nums.subarray(i * ${FIELDS}, (i + 1) * ${FIELDS}), names[2 * i], names[2 * i + 1]);
     if (f) failures.push([i, f]);
   }
   parentPort.postMessage({ id: b.id, failures });
@@ -102,7 +109,7 @@ parentPort.on('message', (b) => {
 `;
 
 interface Waiter {
-  resolve: (f: StoreFailure | undefined) => void;
+  resolve: (f: ObjectFailure | undefined) => void;
   reject: (e: unknown) => void;
 }
 
@@ -114,28 +121,29 @@ interface Queued {
   readonly path: string;
 }
 
-export class StorePool {
+export class ObjectPool {
   private readonly workers: Worker[] = [];
   private readonly load: number[] = [];
   private readonly pending = new Map<number, Waiter[]>();
   private batch: Queued[] = [];
   private waiters: Waiter[] = [];
+  private batchBytes = 0;
   private scheduled = false;
   private nextId = 0;
   private next = 0;
   private broken: unknown;
-  /** Bytes of jobs queued or with a worker, not yet stored. */
+  /** Bytes of jobs queued or with a worker, not yet done. */
   queuedBytes = 0;
 
   constructor(private readonly size: number) {}
 
   /**
-   * Verifies and stores one object. The job's bytes are copied before this
-   * returns, so the caller's buffers (often slices of larger network
-   * chunks) are not kept alive while the job waits. Resolves with why it
-   * failed, or undefined once the file exists.
+   * Verifies (and stores) one object. The job's bytes are copied before
+   * this returns, so the caller's buffers (slices of network chunks, a
+   * shared read buffer) are not kept alive while the job waits. Resolves
+   * with why it failed, or undefined once it verified (and the file exists).
    */
-  store(job: StoreJob): Promise<StoreFailure | undefined> {
+  run(job: ObjectJob): Promise<ObjectFailure | undefined> {
     if (this.broken) return Promise.reject(this.broken);
     const bytes = new Uint8Array(job.header.length + job.filez.length);
     bytes.set(job.header, 0);
@@ -144,23 +152,29 @@ export class StorePool {
     nums[F_HEADER] = job.header.length;
     nums[F_DATA] = job.dataOffset;
     nums[F_SIZE] = job.size;
-    nums[F_MODE] = job.mode;
+    nums[F_MODE] = job.mode ?? 0;
     nums[F_UID] = job.owner?.uid ?? 0;
     nums[F_GID] = job.owner?.gid ?? 0;
     nums[F_FLAGS] = (job.raw ? FLAG_RAW : 0) | (job.owner ? FLAG_OWNER : 0) | (job.zeroTime ? FLAG_ZERO_TIME : 0);
-    this.batch.push({ buf: bytes.buffer, nums, checksum: job.checksum, path: job.path });
+    this.batch.push({ buf: bytes.buffer, nums, checksum: job.checksum, path: job.path ?? '' });
     const size = bytes.length;
     this.queuedBytes += size;
-    const done = new Promise<StoreFailure | undefined>((resolve, reject) => this.waiters.push({
+    const done = new Promise<ObjectFailure | undefined>((resolve, reject) => this.waiters.push({
       resolve: (f) => {
         this.queuedBytes -= size;
         resolve(f);
       },
       reject,
     }));
-    if (!this.scheduled) {
+    this.batchBytes += size;
+    // A caller that queues many jobs without yielding (fsck's read loop) gets them sent as it goes.
+    if (this.batch.length >= BATCH_JOBS || this.batchBytes >= BATCH_BYTES) this.send();
+    else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.send());
+      setImmediate(() => {
+        this.scheduled = false;
+        this.send();
+      });
     }
     return done;
   }
@@ -168,7 +182,7 @@ export class StorePool {
   private start(): void {
     for (let i = 0; i < this.size; i++) {
       const w = new Worker(WORKER_SOURCE, { eval: true });
-      w.on('message', (m: { id: number; failures: Array<[number, StoreFailure]> }) => {
+      w.on('message', (m: { id: number; failures: Array<[number, ObjectFailure]> }) => {
         const waiters = this.pending.get(m.id);
         if (!waiters) return;
         this.pending.delete(m.id);
@@ -179,7 +193,7 @@ export class StorePool {
       });
       w.on('error', (e) => this.fail(e));
       w.on('exit', (code) => {
-        if (this.pending.size > 0) this.fail(new Error(`a store worker exited (code ${code}) with work pending`));
+        if (this.pending.size > 0) this.fail(new Error(`an object worker exited (code ${code}) with work pending`));
       });
       w.unref();
       this.workers.push(w);
@@ -193,12 +207,12 @@ export class StorePool {
    * and paths in one string (cloning many small objects costs far more).
    */
   private send(): void {
-    this.scheduled = false;
     const jobs = this.batch;
     if (jobs.length === 0) return;
     if (this.workers.length === 0) this.start();
     const waiters = this.waiters;
     this.batch = [];
+    this.batchBytes = 0;
     this.waiters = [];
     const nums = new Float64Array(jobs.length * FIELDS);
     const names: string[] = [];
