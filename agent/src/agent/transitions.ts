@@ -33,18 +33,23 @@ const redeployOrFail = (s: AgentState, t: Target, e: EventOf<'started'>): Step =
   return go(s, { name: 'deploying', target, attempt: 0 }, log('warn', `the reboot did not start ${t.commit}; deploying it again`), progress('deploying', t.commit), { kind: 'deploy', target });
 };
 
+/** Idle and failed: at rest, so offers and every command are taken up. */
+const restingRows: { [K in 'announcement' | 'poll-hit' | 'cmd-check-now' | 'cmd-install' | 'cmd-rollback' | 'cmd-reboot' | 'cmd-pin']: (s: AgentState, e: EventOf<K>) => Step } = {
+  announcement: (s, e) => offer(s, e, 'announcement'),
+  'poll-hit': (s, e) => offer(s, e, 'poll'),
+  'cmd-check-now': (s, e) => go(s, { name: 'checking', nonce: e.nonce }, ack(e.nonce, 'check-now', 'accepted'), { kind: 'check' }),
+  'cmd-install': (s, e) => install(s, e),
+  'cmd-rollback': (s, e) => startRollback(s, e),
+  'cmd-reboot': (s, e) => rebootNow(s, e),
+  'cmd-pin': (s, e) => pin(s, e),
+};
+
 /** The transition table. */
 export const TABLE: { readonly [N in PhaseName]: Row<N> } = {
   idle: {
     ...alwaysRows,
     started: (s, e) => ({ state: { ...s, running: e.bootedCommit ? runningFor(s, e.bootedCommit) : s.running }, effects: [{ kind: 'publish-state' }] }),
-    announcement: (s, e) => offer(s, e, 'announcement'),
-    'poll-hit': (s, e) => offer(s, e, 'poll'),
-    'cmd-check-now': (s, e) => go(s, { name: 'checking', nonce: e.nonce }, ack(e.nonce, 'check-now', 'accepted'), { kind: 'check' }),
-    'cmd-install': (s, e) => install(s, e),
-    'cmd-rollback': (s, e) => startRollback(s, e),
-    'cmd-reboot': (s, e) => rebootNow(s, e),
-    'cmd-pin': (s, e) => pin(s, e),
+    ...restingRows,
   },
   checking: {
     ...alwaysRows,
@@ -198,13 +203,7 @@ export const TABLE: { readonly [N in PhaseName]: Row<N> } = {
   failed: {
     ...alwaysRows,
     started: (s) => stay(s, ...(s.phase.retryAt !== null ? [{ kind: 'schedule-retry', at: s.phase.retryAt } as const] : [])),
-    announcement: (s, e) => offer(s, e, 'announcement'),
-    'poll-hit': (s, e) => offer(s, e, 'poll'),
-    'cmd-check-now': (s, e) => go(s, { name: 'checking', nonce: e.nonce }, ack(e.nonce, 'check-now', 'accepted'), { kind: 'check' }),
-    'cmd-install': (s, e) => install(s, e),
-    'cmd-rollback': (s, e) => startRollback(s, e),
-    'cmd-reboot': (s, e) => rebootNow(s, e),
-    'cmd-pin': (s, e) => pin(s, e),
+    ...restingRows,
     timer: (s) => {
       const p = s.phase;
       if (p.retryAt === null) throw illegal(s, { kind: 'timer' }, 'a retry timer fired for an error that is not retried');
