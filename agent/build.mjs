@@ -1,12 +1,15 @@
 // Builds the two single-file bundles and the library with esbuild.
-//   dist/canopy.cjs        operator CLI (everything)
+//   dist/canopy-cli.cjs    operator CLI (everything), started by dist/canopy.cjs
+//   dist/canopy.cjs        the `canopy` command: agent/src/bin/launcher.cjs, which
+//                          runs canopy-cli.cjs from the V8 code cache made here
 //   dist/canopy-agent.cjs  device agent: no operator-only code, no native addons
 //   dist/lib/index.cjs     the library API that package.json exports
 //   dist/types/            declarations of the library (tsc), for package.json "types"
 // Writes dist/meta-*.json (esbuild metafiles) so tests can check what went in.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,7 +37,7 @@ const common = {
 const IMPORT_META_URL = '"use strict";\nconst __canopyImportMetaUrl = require("url").pathToFileURL(__filename).href;';
 
 const targets = [
-  { name: 'canopy', entry: 'agent/src/bin/canopy.ts', out: 'canopy.cjs', banner: '#!/usr/bin/env node' },
+  { name: 'canopy', entry: 'agent/src/bin/canopy.ts', out: 'canopy-cli.cjs' },
   { name: 'canopy-agent', entry: 'agent/src/bin/canopy-agent.ts', out: 'canopy-agent.cjs', banner: '#!/usr/bin/env node', minify: true },
   { name: 'lib', entry: 'agent/src/index.ts', out: 'lib/index.cjs' },
 ];
@@ -49,6 +52,26 @@ for (const t of targets) {
     banner: { js: t.banner ? `${t.banner}\n${IMPORT_META_URL}` : IMPORT_META_URL },
   });
   writeFileSync(join(dist, `meta-${t.name}.json`), JSON.stringify(result.metafile));
+}
+
+// The `canopy` command and its code cache. The cache is made by running
+// `--version` once, so it holds what every command compiles at start-up;
+// CANOPY_BUILD_CODE_CACHE=0 skips it (a bundle built for another machine's
+// Node.js: there V8 would refuse this one and compile as usual).
+{
+  const bundle = readFileSync(join(dist, 'canopy-cli.cjs'));
+  const hash = createHash('sha256').update(bundle).digest('hex').slice(0, 16);
+  const launcher = readFileSync(join(root, 'agent/src/bin/launcher.cjs'), 'utf8').replace('__BUNDLE_HASH__', hash);
+  writeFileSync(join(dist, 'canopy.cjs'), launcher);
+  chmodSync(join(dist, 'canopy.cjs'), 0o755);
+  for (const f of readdirSync(dist)) if (/^canopy-cli\..*\.v8cache/.test(f)) rmSync(join(dist, f), { force: true });
+  if (process.env.CANOPY_BUILD_CODE_CACHE !== '0') {
+    const r = spawnSync(process.execPath, [join(dist, 'canopy.cjs'), '--version'], { env: { ...process.env, CANOPY_WRITE_CODE_CACHE: '1' }, stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0) {
+      console.error('build: could not make the code cache of dist/canopy-cli.cjs');
+      process.exit(1);
+    }
+  }
 }
 
 // Library declarations: tsc emits .d.ts for the library entry and what it

@@ -168,7 +168,7 @@ describe('yocto-layer: meta-canopy', () => {
           const bundle = /^dist\/([^/]+\.cjs)$/.exec(name);
           if (!found && bundle) {
             // Build output: it must be what agent/build.mjs writes.
-            assert.ok(built.includes(`out: '${bundle[1]}'`), `${rel(f)}: ${name} is neither present nor written by agent/build.mjs`);
+            assert.ok(built.includes(`'${bundle[1]}'`), `${rel(f)}: ${name} is neither present nor written by agent/build.mjs`);
           } else {
             assert.ok(found, `${rel(f)}: ${uri} not found in ${search.map((d) => relative(ROOT, d)).join(', ')}`);
           }

@@ -1,0 +1,74 @@
+/**
+ * dist/canopy.cjs, the launcher: it runs dist/canopy-cli.cjs from the code
+ * cache the build made, which this Node.js accepts; without a cache, or with
+ * a damaged one, the CLI still runs; CANOPY_WRITE_CODE_CACHE=1 makes one.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { wrap } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Script } from 'node:vm';
+import { ensureBuilt, ROOT } from './cli-harness';
+
+const DIST = join(ROOT, 'dist');
+const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+function cacheName(): string {
+  const hash = createHash('sha256').update(readFileSync(join(DIST, 'canopy-cli.cjs'))).digest('hex').slice(0, 16);
+  return `canopy-cli.${hash}.v8cache`;
+}
+
+function run(dir: string, env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [join(dir, 'canopy.cjs'), '--version'], { encoding: 'utf8', env: { ...process.env, ...env } });
+}
+
+describe('cli: the launcher and its code cache', () => {
+  let dir: string;
+  before(() => ensureBuilt());
+  beforeEach(() => {
+    // A copy of the three files, so damaging the cache touches nothing the other tests use.
+    dir = mkdtempSync(join(tmpdir(), 'canopy-launcher-'));
+    for (const f of ['canopy.cjs', 'canopy-cli.cjs', cacheName()]) copyFileSync(join(DIST, f), join(dir, f));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('the build leaves one cache, named for the bundle it was made from, and the launcher asks for that name', () => {
+    const caches = readdirSync(DIST).filter((f) => f.endsWith('.v8cache'));
+    assert.deepEqual(caches, [cacheName()]);
+    assert.ok(readFileSync(join(DIST, 'canopy.cjs'), 'utf8').includes(cacheName()));
+  });
+
+  it('this Node.js accepts the cache for the bundle as the launcher compiles it', () => {
+    const script = new Script(wrap(readFileSync(join(DIST, 'canopy-cli.cjs'), 'utf8')), {
+      filename: join(DIST, 'canopy-cli.cjs'), cachedData: readFileSync(join(DIST, cacheName())),
+    });
+    assert.equal(script.cachedDataRejected, false);
+  });
+
+  it('runs with the cache, without it, and with a damaged one', () => {
+    assert.equal(run(dir).stdout.trim(), `canopy ${version}`);
+    writeFileSync(join(dir, cacheName()), Buffer.alloc(4096, 0x5a));
+    const damaged = run(dir);
+    assert.equal(damaged.status, 0, damaged.stderr);
+    assert.equal(damaged.stdout.trim(), `canopy ${version}`);
+    rmSync(join(dir, cacheName()));
+    const none = run(dir);
+    assert.equal(none.status, 0, none.stderr);
+    assert.equal(none.stdout.trim(), `canopy ${version}`);
+  });
+
+  it('CANOPY_WRITE_CODE_CACHE=1 writes a cache that this Node.js accepts', () => {
+    rmSync(join(dir, cacheName()));
+    const r = run(dir, { CANOPY_WRITE_CODE_CACHE: '1' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(existsSync(join(dir, cacheName())));
+    const script = new Script(wrap(readFileSync(join(dir, 'canopy-cli.cjs'), 'utf8')), {
+      filename: join(dir, 'canopy-cli.cjs'), cachedData: readFileSync(join(dir, cacheName())),
+    });
+    assert.equal(script.cachedDataRejected, false);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+  });
+});
