@@ -2,14 +2,13 @@
  * One fetched file object, from the wire to the writer: verified first
  * (content-verify.ts), checked against what the repository mode can store,
  * then stored: an archive repository keeps the `.filez` as fetched, a bare
- * one gets the inflated content. With store workers, a regular file held in
- * memory is handed to one, which verifies it before writing it. A small
+ * one gets the inflated content. With store workers, an object held in
+ * memory is handed to one, which verifies it before storing it. A small
  * body that declares a huge content is inflated from disk, so memory stays
  * bounded.
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isLinkMode } from '../objects/index';
 import { checkStorable, parseFetchedHeader, verifyArchiveBuffer, verifyArchiveFile, verifyPlainContent } from './content-verify';
 import type { ContentItem } from './object-source';
 import type { PullWriter } from './pull-writer';
@@ -42,7 +41,7 @@ export async function ingestContent(writer: PullWriter, checksum: string, item: 
       file = join(writer.spoolDir, `${checksum}.filez`);
       writeFileSync(file, data);
       data = undefined;
-    } else if (writer.offloads && !isLinkMode(header.mode)) {
+    } else if (writer.offloads) {
       checkStorable(mode, checksum, header);
       await writer.handOver(checksum, header, data, dataOffset);
       return;

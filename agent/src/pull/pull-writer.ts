@@ -31,7 +31,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createInflateRaw, deflateRaw } from 'node:zlib';
 import { CanopyError, ioError } from '../core/errors';
-import { archiveHeaderBytes, fileHeaderBytes, isLinkMode, ObjectType, objectExtension, objectRelPath, type ArchiveFileHeader, type FileHeader, type Xattr } from '../objects/index';
+import { archiveHeaderBytes, fileHeaderBytesOfArchive, isLinkMode, ObjectType, objectExtension, objectRelPath, type ArchiveFileHeader, type FileHeader, type Xattr } from '../objects/index';
 import { applyXattrs, cleanStaleStaging, ObjectPool, type ObjectFailure, type Repo } from '../repo/index';
 import { invalid, mismatch } from './content-verify';
 import { writeObjectFile } from './object-file';
@@ -166,10 +166,24 @@ export class PullWriter implements PullObjectWriter {
     return index;
   }
 
-  /** Stages a metadata object (the caller checked its hash and structure). */
+  /**
+   * Stages a metadata object (the caller checked its hash and structure).
+   * With store workers it returns once the object is queued for one.
+   */
   async writeMetadata(type: ObjectType, checksum: string, bytes: Uint8Array): Promise<void> {
     if (this.has(type, checksum)) return;
-    await this.stage(checksum, type, (p) => writeObjectFile(p, bytes, { mode: 0o644, zeroTime: this.repo.mode !== 'archive' }), bytes);
+    const zeroTime = this.repo.mode !== 'archive';
+    const pool = this.pool;
+    if (pool) {
+      const path = this.stagingFile(checksum, type, false);
+      const stored = pool.run({ checksum, filez: bytes, plain: true, path, mode: 0o644, zeroTime });
+      // Not awaited (see PullObjectWriter): the walk goes on from the bytes kept here, and a failure shows in `failed` and finish().
+      void this.stage(checksum, type, () => stored.then((failure) => {
+        if (failure) throw storeError(checksum, failure, path);
+      }), bytes, path).catch(() => undefined);
+      return;
+    }
+    await this.stage(checksum, type, (p) => writeObjectFile(p, bytes, { mode: 0o644, zeroTime }), bytes);
   }
 
   /** The bytes of a metadata object staged here and not yet moved into `objects/`, if any. */
@@ -210,25 +224,27 @@ export class PullWriter implements PullObjectWriter {
   }
 
   /**
-   * Verifies and stores a fetched regular-file `.filez` whose header the
-   * caller parsed and found storable, on a worker thread: the content is
-   * inflated and hashed there, and written (bare: the content with the
-   * header's mode, owner and mtime 0; archive: the `.filez` as fetched)
-   * only when it hashes to `checksum`. Throws ERR_CHECKSUM_MISMATCH,
-   * ERR_OBJECT_INVALID, or the I/O codes of the write.
+   * Verifies and stores a fetched `.filez` whose header the caller parsed
+   * and found storable, on a worker thread: the content is inflated and
+   * hashed there, and stored only when it hashes to `checksum` (bare: a
+   * file with the header's content, mode, owner and mtime 0, or the
+   * symbolic link; archive: the `.filez` as fetched). Throws
+   * ERR_CHECKSUM_MISMATCH, ERR_OBJECT_INVALID, or the I/O codes of the write.
    */
   storeFetched(checksum: string, header: ArchiveFileHeader, filez: Uint8Array, dataOffset: number): Promise<void> {
     if (this.has(ObjectType.FILE, checksum)) return Promise.resolve();
     const pool = this.pool;
     if (!pool) return Promise.reject(new CanopyError('ERR_INVALID_ARGUMENT', 'this pull writer has no store workers', {}));
     const raw = this.repo.mode === 'archive';
+    const link = isLinkMode(header.mode);
     const owner = raw ? undefined : this.ownerFor(header);
     const xattrs = this.repo.mode === 'bare' ? header.xattrs : [];
     // The pool copies the bytes now; no closure below refers to `filez`, so it is not kept alive while the job waits.
-    const path = this.stagingFile(checksum, ObjectType.FILE);
+    const path = this.stagingFile(checksum, ObjectType.FILE, false);
     const stored = pool.run({
-      checksum, filez, dataOffset, header: fileHeaderBytes(header), size: header.size, path, raw,
-      mode: raw ? 0o644 : header.mode & 0o7777, owner, zeroTime: !raw,
+      checksum, filez, dataOffset, header: fileHeaderBytesOfArchive(filez, dataOffset), size: header.size, path, raw,
+      symlinkTarget: link ? header.symlinkTarget : undefined,
+      mode: raw ? 0o644 : header.mode & 0o7777, owner, zeroTime: !raw && !link,
     });
     return this.stage(checksum, ObjectType.FILE, () => stored.then((failure) => {
       if (failure) throw storeError(checksum, failure, path);
@@ -294,14 +310,18 @@ export class PullWriter implements PullObjectWriter {
     return { uid: h.uid, gid: h.gid };
   }
 
-  /** Where an object is staged; one directory per leading byte, as in objects/ (thousands of files in one directory contend on its lock). */
-  private stagingFile(checksum: string, type: ObjectType): string {
-    const sub = join(this.objectsDir, checksum.slice(0, 2));
-    if (!this.subdirs.has(sub)) {
+  /**
+   * Where an object is staged; one directory per leading byte, as in
+   * objects/ (thousands of files in one directory contend on its lock).
+   * Made here unless a store worker writes the file (it makes a missing one).
+   */
+  private stagingFile(checksum: string, type: ObjectType, makeDir = true): string {
+    const sub = `${this.objectsDir}/${checksum.slice(0, 2)}`;
+    if (makeDir && !this.subdirs.has(sub)) {
       mkdirSync(sub, { recursive: true });
       this.subdirs.add(sub);
     }
-    return join(sub, this.key(checksum, type));
+    return `${sub}/${this.key(checksum, type)}`;
   }
 
   /** Writes one staged object; a failed write leaves nothing staged. */

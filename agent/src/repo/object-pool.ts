@@ -11,9 +11,10 @@
  * Jobs go out in batches: whatever arrived during one turn of the event
  * loop is sent as one message when the loop next goes idle, or sooner once
  * a batch is full (a message per object would cost more than the work for
- * small ones). Each job's bytes
- * are copied once, when it is queued, into a buffer that is then
- * transferred to the worker, not cloned.
+ * small ones). Each job's bytes are copied once, when it is queued, into
+ * the batch's buffer, which is then transferred to the worker, not cloned.
+ * A pull also has its symbolic links made and its metadata objects written
+ * here, so its main thread only speaks HTTP and walks trees.
  *
  * The worker is plain JavaScript evaluated from a string, so a single-file
  * bundle needs nothing next to it. It starts on the first job: a pull that
@@ -21,25 +22,34 @@
  */
 import { Worker } from 'node:worker_threads';
 
-/** One regular-file object to verify, and to store when {@link path} is given. */
+/**
+ * One object for a worker. By default a `.filez` to verify (and to store
+ * when {@link path} is given); with {@link symlinkTarget}, a verified
+ * symbolic-link object is stored as that link; with {@link plain}, bytes the
+ * caller checked already are only written.
+ */
 export interface ObjectJob {
   readonly checksum: string;
-  /** The whole `.filez` as fetched. */
+  /** The whole `.filez` as fetched, or the bytes to write for a {@link plain} job. */
   readonly filez: Uint8Array;
   /** Where the DEFLATE data starts in {@link filez}. */
-  readonly dataOffset: number;
+  readonly dataOffset?: number;
   /** The checksummed file header (`fileHeaderBytes`), hashed before the content. */
-  readonly header: Uint8Array;
+  readonly header?: Uint8Array;
   /** Content size the header declares. */
-  readonly size: number;
-  /** The file to create once verified (it must not exist); without it the job only verifies. */
+  readonly size?: number;
+  /** The file to create once verified (it must not exist; its directory is made when missing); without it the job only verifies. */
   readonly path?: string;
   /** Write the `.filez` as fetched (archive repositories) instead of the inflated content. */
   readonly raw?: boolean;
-  /** Permission bits, applied exactly. */
+  /** The object is a symbolic link to this target: it has no content, and is stored as a link unless {@link raw}. */
+  readonly symlinkTarget?: string;
+  /** Write {@link filez} as it is, without verifying (metadata objects the caller verified). */
+  readonly plain?: boolean;
+  /** Permission bits, applied exactly (not to links). */
   readonly mode?: number;
   readonly owner?: { readonly uid: number; readonly gid: number };
-  /** Set atime and mtime to 0, as bare repositories keep objects. */
+  /** Set atime and mtime to 0, as bare repositories keep objects (not for links). */
   readonly zeroTime?: boolean;
 }
 
@@ -50,12 +60,14 @@ export type ObjectFailure =
   | { readonly kind: 'io'; readonly message: string; readonly code?: string; readonly syscall?: string };
 
 /** Numbers per job on the wire (see {@link ObjectPool.send}). */
-const FIELDS = 7;
-const F_HEADER = 0, F_DATA = 1, F_SIZE = 2, F_MODE = 3, F_UID = 4, F_GID = 5, F_FLAGS = 6;
-const FLAG_RAW = 1, FLAG_OWNER = 2, FLAG_ZERO_TIME = 4;
+const FIELDS = 9;
+const F_OFF = 0, F_LEN = 1, F_HEADER = 2, F_DATA = 3, F_SIZE = 4, F_MODE = 5, F_UID = 6, F_GID = 7, F_FLAGS = 8;
+const FLAG_RAW = 1, FLAG_OWNER = 2, FLAG_ZERO_TIME = 4, FLAG_SYMLINK = 8, FLAG_PLAIN = 16;
 /** A batch is sent at once when it holds this many jobs or bytes, else when the event loop turns. */
 const BATCH_JOBS = 64;
 const BATCH_BYTES = 1 << 20;
+/** Batch buffers kept for reuse. */
+const SPARE_BUFFERS = 4;
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -63,24 +75,58 @@ const { inflateRawSync } = require('node:zlib');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const umask = process.umask();
-function runJob(bytes, n, checksum, path) {
-  const headerLen = n[${F_HEADER}], size = n[${F_SIZE}], mode = n[${F_MODE}], flags = n[${F_FLAGS}];
-  const header = bytes.subarray(0, headerLen);
-  const filez = bytes.subarray(headerLen);
+function verify(header, filez, n, checksum) {
+  const size = n[${F_SIZE}];
   let content;
-  try {
+  if (n[${F_FLAGS}] & ${FLAG_SYMLINK}) {
+    if (filez.length !== n[${F_DATA}]) return { failure: { kind: 'invalid', message: 'a symlink object carries content bytes' } };
+    content = filez.subarray(0, 0);
+  } else try {
     content = inflateRawSync(filez.subarray(n[${F_DATA}]), { maxOutputLength: Math.max(1, size), chunkSize: Math.min(Math.max(size, 64), 16 << 20) });
   } catch (e) {
-    return { kind: 'invalid', message: 'content does not inflate to the declared ' + size + ' bytes: ' + ((e && e.message) || e) };
+    return { failure: { kind: 'invalid', message: 'content does not inflate to the declared ' + size + ' bytes: ' + ((e && e.message) || e) } };
   }
-  if (content.length !== size) return { kind: 'invalid', message: 'content inflates to ' + content.length + ' bytes, the header says ' + size };
+  if (content.length !== size) return { failure: { kind: 'invalid', message: 'content inflates to ' + content.length + ' bytes, the header says ' + size } };
   const actual = createHash('sha256').update(header).update(content).digest('hex');
-  if (actual !== checksum) return { kind: 'mismatch', actual };
+  if (actual !== checksum) return { failure: { kind: 'mismatch', actual } };
+  return { content };
+}
+// Runs a step that creates path; when its directory is missing, makes it and runs the step again.
+function creating(path, step) {
+  try {
+    return step();
+  } catch (e) {
+    if (!e || e.code !== 'ENOENT') throw e;
+    fs.mkdirSync(path.slice(0, path.lastIndexOf('/')), { recursive: true });
+    return step();
+  }
+}
+function runJob(bytes, n, checksum, path, target) {
+  const mode = n[${F_MODE}], flags = n[${F_FLAGS}];
+  let out;
+  if (flags & ${FLAG_PLAIN}) out = bytes;
+  else {
+    const filez = bytes.subarray(n[${F_HEADER}]);
+    const v = verify(bytes.subarray(0, n[${F_HEADER}]), filez, n, checksum);
+    if (v.failure) return v.failure;
+    out = flags & ${FLAG_RAW} ? filez : v.content;
+  }
   if (!path) return undefined;
-  const out = flags & ${FLAG_RAW} ? filez : content;
+  if ((flags & ${FLAG_SYMLINK}) && !(flags & ${FLAG_RAW})) {
+    let made = false;
+    try {
+      creating(path, () => fs.symlinkSync(target, path));
+      made = true;
+      if (flags & ${FLAG_OWNER}) fs.lchownSync(path, n[${F_UID}], n[${F_GID}]);
+      return undefined;
+    } catch (e) {
+      if (made) try { fs.rmSync(path, { force: true }); } catch {}
+      return { kind: 'io', message: String((e && e.message) || e), code: e && e.code, syscall: e && e.syscall };
+    }
+  }
   let fd;
   try {
-    fd = fs.openSync(path, 'wx', mode);
+    fd = creating(path, () => fs.openSync(path, 'wx', mode));
     for (let off = 0; off < out.length;) off += fs.writeSync(fd, out, off, out.length - off);
     if (flags & ${FLAG_OWNER}) fs.fchownSync(fd, n[${F_UID}], n[${F_GID}]);
     if ((mode & umask) !== 0 || ((flags & ${FLAG_OWNER}) && (mode & 0o6000) !== 0)) fs.fchmodSync(fd, mode);
@@ -99,12 +145,15 @@ function runJob(bytes, n, checksum, path) {
 }
 parentPort.on('message', (b) => {
   const names = b.names.split('\\0');
+  const arena = new Uint8Array(b.arena);
   const failures = [];
   for (let i = 0; i < b.count; i++) {
-    const f = runJob(new Uint8Array(b.bufs[i]), b.nums.subarray(i * ${FIELDS}, (i + 1) * ${FIELDS}), names[2 * i], names[2 * i + 1]);
+    const n = b.nums.subarray(i * ${FIELDS}, (i + 1) * ${FIELDS});
+    const f = runJob(arena.subarray(n[${F_OFF}], n[${F_OFF}] + n[${F_LEN}]), n, names[3 * i], names[3 * i + 1], names[3 * i + 2]);
     if (f) failures.push([i, f]);
   }
-  parentPort.postMessage({ id: b.id, failures });
+  // The buffer goes back for the next batch: its pages are mapped already.
+  parentPort.postMessage({ id: b.id, failures, arena: b.arena }, [b.arena]);
 });
 `;
 
@@ -113,21 +162,18 @@ interface Waiter {
   reject: (e: unknown) => void;
 }
 
-/** A job as queued: its bytes copied into a buffer of its own (header, then the `.filez`). */
-interface Queued {
-  readonly buf: ArrayBuffer;
-  readonly nums: readonly number[];
-  readonly checksum: string;
-  readonly path: string;
-}
-
 export class ObjectPool {
   private readonly workers: Worker[] = [];
   private readonly load: number[] = [];
   private readonly pending = new Map<number, Waiter[]>();
-  private batch: Queued[] = [];
+  /** The batch being filled: its jobs' bytes back to back in one buffer, their numbers, checksums, paths and link targets. */
+  private arena: Uint8Array<ArrayBuffer> = new Uint8Array(0);
+  /** Batch buffers the workers gave back, for reuse. */
+  private readonly spare: Array<Uint8Array<ArrayBuffer>> = [];
+  private used = 0;
+  private nums: number[] = [];
+  private names: string[] = [];
   private waiters: Waiter[] = [];
-  private batchBytes = 0;
   private scheduled = false;
   private nextId = 0;
   private next = 0;
@@ -145,19 +191,22 @@ export class ObjectPool {
    */
   run(job: ObjectJob): Promise<ObjectFailure | undefined> {
     if (this.broken) return Promise.reject(this.broken);
-    const bytes = new Uint8Array(job.header.length + job.filez.length);
-    bytes.set(job.header, 0);
-    bytes.set(job.filez, job.header.length);
-    const nums = [0, 0, 0, 0, 0, 0, 0];
-    nums[F_HEADER] = job.header.length;
-    nums[F_DATA] = job.dataOffset;
-    nums[F_SIZE] = job.size;
-    nums[F_MODE] = job.mode ?? 0;
-    nums[F_UID] = job.owner?.uid ?? 0;
-    nums[F_GID] = job.owner?.gid ?? 0;
-    nums[F_FLAGS] = (job.raw ? FLAG_RAW : 0) | (job.owner ? FLAG_OWNER : 0) | (job.zeroTime ? FLAG_ZERO_TIME : 0);
-    this.batch.push({ buf: bytes.buffer, nums, checksum: job.checksum, path: job.path ?? '' });
-    const size = bytes.length;
+    const header = job.plain ? undefined : job.header;
+    if (!job.plain && (!header || job.size === undefined)) return Promise.reject(new TypeError('an object job to verify needs its header and size'));
+    const size = (header?.length ?? 0) + job.filez.length;
+    if (this.used + size > this.arena.length) {
+      this.send();
+      const spare = this.spare.pop();
+      this.arena = spare && spare.length >= size ? spare : new Uint8Array(Math.max(BATCH_BYTES, size));
+    }
+    const off = this.used;
+    if (header) this.arena.set(header, off);
+    this.arena.set(job.filez, off + (header?.length ?? 0));
+    this.used += size;
+    const flags = (job.raw ? FLAG_RAW : 0) | (job.owner ? FLAG_OWNER : 0) | (job.zeroTime ? FLAG_ZERO_TIME : 0)
+      | (job.symlinkTarget !== undefined ? FLAG_SYMLINK : 0) | (job.plain ? FLAG_PLAIN : 0);
+    this.nums.push(off, size, header?.length ?? 0, job.dataOffset ?? 0, job.size ?? 0, job.mode ?? 0, job.owner?.uid ?? 0, job.owner?.gid ?? 0, flags);
+    this.names.push(job.checksum, job.path ?? '', job.symlinkTarget ?? '');
     this.queuedBytes += size;
     const done = new Promise<ObjectFailure | undefined>((resolve, reject) => this.waiters.push({
       resolve: (f) => {
@@ -166,9 +215,8 @@ export class ObjectPool {
       },
       reject,
     }));
-    this.batchBytes += size;
     // A caller that queues many jobs without yielding (fsck's read loop) gets them sent as it goes.
-    if (this.batch.length >= BATCH_JOBS || this.batchBytes >= BATCH_BYTES) this.send();
+    if (this.waiters.length >= BATCH_JOBS || this.used >= BATCH_BYTES) this.send();
     else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => {
@@ -182,7 +230,8 @@ export class ObjectPool {
   private start(): void {
     for (let i = 0; i < this.size; i++) {
       const w = new Worker(WORKER_SOURCE, { eval: true });
-      w.on('message', (m: { id: number; failures: Array<[number, ObjectFailure]> }) => {
+      w.on('message', (m: { id: number; failures: Array<[number, ObjectFailure]>; arena: ArrayBuffer }) => {
+        if (m.arena.byteLength === BATCH_BYTES && this.spare.length < SPARE_BUFFERS) this.spare.push(new Uint8Array(m.arena));
         const waiters = this.pending.get(m.id);
         if (!waiters) return;
         this.pending.delete(m.id);
@@ -203,30 +252,28 @@ export class ObjectPool {
 
   /**
    * Sends the current batch to the least loaded worker as one message: the
-   * jobs' buffers transferred, their numbers in one Float64Array, checksums
-   * and paths in one string (cloning many small objects costs far more).
+   * batch's buffer transferred, the jobs' numbers in one Float64Array, their
+   * strings in one string (cloning many small objects costs far more).
    */
   private send(): void {
-    const jobs = this.batch;
-    if (jobs.length === 0) return;
+    const count = this.waiters.length;
+    if (count === 0) return;
     if (this.workers.length === 0) this.start();
     const waiters = this.waiters;
-    this.batch = [];
-    this.batchBytes = 0;
+    const arena = this.arena.buffer;
+    const nums = new Float64Array(this.nums);
+    const names = this.names.join('\0');
+    this.arena = new Uint8Array(0);
+    this.used = 0;
+    this.nums = [];
+    this.names = [];
     this.waiters = [];
-    const nums = new Float64Array(jobs.length * FIELDS);
-    const names: string[] = [];
-    jobs.forEach((j, i) => {
-      nums.set(j.nums, i * FIELDS);
-      names.push(j.checksum, j.path);
-    });
     let i = this.next++ % this.workers.length;
     for (let k = 0; k < this.workers.length; k++) if (this.load[k] < this.load[i]) i = k;
     const id = this.nextId++;
     if (this.load[i]++ === 0) this.workers[i].ref();
     this.pending.set(id, waiters);
-    const bufs = jobs.map((j) => j.buf);
-    this.workers[i].postMessage({ id, count: jobs.length, bufs, nums, names: names.join('\0') }, [...bufs, nums.buffer]);
+    this.workers[i].postMessage({ id, count, arena, nums, names }, [arena, nums.buffer]);
   }
 
   private fail(e: unknown): void {
