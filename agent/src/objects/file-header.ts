@@ -73,6 +73,30 @@ export function fileChecksum(h: FileHeader, content?: Uint8Array): string {
   return hash.digest('hex');
 }
 
+/**
+ * The framed checksummed header of a `.filez` whose archive header
+ * {@link parseArchiveHeader} accepted (so it is in normal form), made from
+ * its bytes rather than by serialising the parsed header again: the two
+ * tuples differ only in the leading size (8 bytes) and in their one framing
+ * offset, the end of the symlink target. The uid, gid, mode, rdev, target
+ * and xattrs bytes are the same, and need no realignment (the xattr array
+ * aligns to 1). Gives the same bytes as `fileHeaderBytes` of that header.
+ */
+export function fileHeaderBytesOfArchive(filez: Uint8Array, dataOffset: number): Buffer {
+  const v = filez.subarray(8, dataOffset);
+  const k = v.length <= 0xff ? 1 : v.length <= 0xffff ? 2 : 4;
+  let targetEnd = 0;
+  for (let i = k - 1; i >= 0; i--) targetEnd = targetEnd * 256 + v[v.length - k + i];
+  const body = v.subarray(8, v.length - k);
+  const k2 = body.length + 1 <= 0xff ? 1 : body.length + 2 <= 0xffff ? 2 : 4;
+  const out = Buffer.allocUnsafe(8 + body.length + k2);
+  out.writeUInt32BE(body.length + k2, 0);
+  out.writeUInt32BE(0, 4);
+  out.set(body, 8);
+  for (let i = 0, x = targetEnd - 8; i < k2; i++, x = Math.floor(x / 256)) out[8 + body.length + i] = x & 0xff;
+  return out;
+}
+
 function unframe(data: Uint8Array, what: string): { variant: Uint8Array; end: number } {
   if (data.length < 8) throw new CanopyError('ERR_OBJECT_INVALID', `${what} is truncated (${data.length} bytes)`);
   const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);

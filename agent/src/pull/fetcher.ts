@@ -91,10 +91,15 @@ export class Fetcher {
   objects = 0;
   retriesUsed = 0;
 
-  constructor(private readonly client: HttpClient, readonly opts: FetcherOptions) {}
+  constructor(private readonly client: HttpClient, readonly opts: FetcherOptions) {
+    this.bases = { url: joinUrl(opts.url, ''), content: joinUrl(opts.contentUrl, '') };
+  }
+
+  /** The two base URLs with one trailing slash, joined once rather than per request. */
+  private readonly bases: { readonly url: string; readonly content: string };
 
   urlFor(base: 'url' | 'content', path: string): string {
-    return joinUrl(base === 'url' ? this.opts.url : this.opts.contentUrl, path);
+    return path.charCodeAt(0) === 0x2f ? joinUrl(this.bases[base], path) : this.bases[base] + path;
   }
 
   /**

@@ -58,8 +58,48 @@ export function networkError(e: unknown, url: string, signal?: AbortSignal): Can
 
 function normalizeHeaders(h: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(h)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  for (const k in h) {
+    const v = h[k];
+    out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  }
   return out;
+}
+
+/** A path made only of these needs no normalising: `new URL` would return it unchanged. */
+const PLAIN_PATH = /^\/[A-Za-z0-9._~/-]*$/;
+const DOT_SEGMENT = /\/\.\.?(\/|$)/;
+
+/**
+ * Splits an absolute URL into origin and path. A pull asks for thousands
+ * of URLs under one base, so the origin is parsed once per scheme and
+ * authority, and a plain path is taken as written; anything else goes
+ * through `new URL`. Throws for what `new URL` refuses.
+ */
+export class UrlSplitter {
+  private readonly origins = new Map<string, string>();
+
+  split(url: string): { origin: string; path: string } {
+    const start = url.indexOf('//');
+    const cut = start < 0 ? -1 : url.indexOf('/', start + 2);
+    if (cut > 0) {
+      const path = url.slice(cut);
+      const prefix = url.slice(0, cut);
+      if (PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path) && !/[?#@\\]/.test(prefix)) {
+        let origin = this.origins.get(prefix);
+        if (origin === undefined) {
+          const parsed = new URL(prefix);
+          // Only a bare scheme://authority is cached (no user info, which `origin` would drop).
+          if (parsed.username === '' && parsed.password === '' && parsed.pathname === '/') {
+            origin = parsed.origin;
+            if (this.origins.size < 16) this.origins.set(prefix, origin);
+          }
+        }
+        if (origin !== undefined) return { origin, path };
+      }
+    }
+    const u = new URL(url);
+    return { origin: u.origin, path: u.pathname + u.search };
+  }
 }
 
 /** Bytes buffered before the connection is paused until the reader catches up. */
@@ -226,14 +266,15 @@ export function createUndiciClient(opts: TransportOptions = {}): HttpClient {
     }
   };
   let dispatcher: Promise<Dispatcher> | undefined;
+  const urls = new UrlSplitter();
   const userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
 
   return {
     get(req: HttpRequest): Promise<HttpResponse> {
       if (req.signal?.aborted) return Promise.reject(abortedError(`GET ${req.url}`, req.signal));
-      let target: URL;
+      let target: { origin: string; path: string };
       try {
-        target = new URL(req.url);
+        target = urls.split(req.url);
       } catch (e) {
         return Promise.reject(new CanopyError('ERR_INVALID_ARGUMENT', `invalid URL ${JSON.stringify(req.url)}`, { url: req.url }, { cause: e }));
       }
@@ -242,7 +283,7 @@ export function createUndiciClient(opts: TransportOptions = {}): HttpClient {
         const exchange = new Exchange(req, resolve, reject);
         d.dispatch({
           origin: target.origin,
-          path: target.pathname + target.search,
+          path: target.path,
           method: 'GET',
           headers: { 'user-agent': userAgent, ...req.headers },
         }, exchange);

@@ -1,12 +1,13 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
+import fc from 'fast-check';
 import { isCanopyError } from '../../../agent/src/core/errors';
 import { serialize } from '../../../agent/src/gvariant/index';
 import {
   archiveHeaderBytes, commitContentChecksum, dirMetaChecksum, fileChecksum, parseArchiveHeader, parseCommit, parseDirMeta,
   parseDirTree, parseFileHeader, parseSummary, serializeCommit, serializeDirTree, serializeSummary, summaryRefMetadata,
-  summaryRefTimestamp, EMPTY_DIRTREE_CHECKSUM, fileHeaderBytes,
+  summaryRefTimestamp, EMPTY_DIRTREE_CHECKSUM, fileHeaderBytes, fileHeaderBytesOfArchive,
 } from '../../../agent/src/objects/index';
 
 const C1 = 'a'.repeat(64);
@@ -36,6 +37,27 @@ describe('objects', () => {
     const { header, dataOffset } = parseArchiveHeader(obj);
     assert.equal(header.size, 6);
     assert.equal(dataOffset, 34);
+  });
+
+  it('the checksummed header made from a .filez\'s bytes equals the serialised one, across every offset size', () => {
+    const xattr = fc.record({ name: fc.stringMatching(/^user\.[a-z]{1,12}$/), value: fc.uint8Array({ maxLength: 70000 }).map((a) => Buffer.from(a)) });
+    const header = fc.record({
+      uid: fc.nat(0xffffffff), gid: fc.nat(0xffffffff), perm: fc.nat(0o7777), link: fc.boolean(),
+      target: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 300 }),
+      xattrs: fc.uniqueArray(xattr, { selector: (x) => x.name, maxLength: 3 }), size: fc.nat(),
+    });
+    fc.assert(fc.property(header, (g) => {
+      const h = { uid: g.uid, gid: g.gid, mode: (g.link ? 0o120000 : 0o100000) | (g.link ? 0o777 : g.perm), symlinkTarget: g.link ? g.target : '', xattrs: g.xattrs };
+      const archive = archiveHeaderBytes(h, g.link ? 0 : g.size);
+      const { dataOffset } = parseArchiveHeader(archive);
+      assert.deepEqual(fileHeaderBytesOfArchive(Buffer.concat([archive, Buffer.from([1, 2, 3])]), dataOffset), fileHeaderBytes(h));
+    }), { numRuns: 300 });
+    // The boundaries where the framing offset grows (255 and 65535 bytes), hit on purpose.
+    for (const len of [200, 220, 226, 227, 228, 229, 230, 240, 65480, 65490, 65495, 65500, 65510]) {
+      const h = { uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs: [{ name: 'user.x', value: Buffer.alloc(len, 7) }] };
+      const archive = archiveHeaderBytes(h, 1);
+      assert.deepEqual(fileHeaderBytesOfArchive(archive, parseArchiveHeader(archive).dataOffset), fileHeaderBytes(h), `xattr of ${len} bytes`);
+    }
   });
 
   it('xattrs are stored sorted with NUL-terminated names', () => {

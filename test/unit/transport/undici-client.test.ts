@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isCanopyError } from '../../../agent/src/core/errors';
 import { createUndiciClient, readBody, type HttpClient } from '../../../agent/src/transport/index';
+import { UrlSplitter } from '../../../agent/src/transport/undici-client';
 import { serveDirectory, type RepoServer } from '../../helpers/http-server';
 
 /** A forward proxy that only does CONNECT tunnels, counting them. */
@@ -148,5 +149,20 @@ describe('transport/undici-client', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('splits URLs into origin and path exactly as new URL does, also where the fast path must step aside', () => {
+    const urls = [
+      'http://127.0.0.1:18088/objects/ab/cdef.filez', 'http://127.0.0.1:18088/objects/ab/cdef.filez', 'HTTP://Example.COM:80/repo/summary',
+      'https://host:443/a/b', 'http://host/a/./b', 'http://host/a/../b', 'http://host/a/..', 'http://host/a/%2e%2e/b', 'http://host/a b',
+      'http://host/a?x=1', 'http://host?x=/y', 'http://host#f/y', 'http://user:pw@host/a', 'http://host\\a/b', 'http://host//double/slash',
+      'http://[::1]:8080/x', 'http://host/\u00e9', 'http://host/.hidden/x',
+    ];
+    const split = new UrlSplitter();
+    for (const url of [...urls, ...urls]) {
+      const u = new URL(url);
+      assert.deepEqual(split.split(url), { origin: u.origin, path: u.pathname + u.search }, url);
+    }
+    assert.throws(() => split.split('not a url'));
   });
 });
