@@ -24,13 +24,29 @@ const TRANSIENT_CODES = new Set([
   'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN', 'ENOTFOUND',
 ]);
 
-type Undici = typeof import('undici');
-let undiciModule: Promise<Undici> | undefined;
+type Undici = Pick<typeof import('undici'), 'Agent' | 'ProxyAgent' | 'EnvHttpProxyAgent' | 'buildConnector'>;
+let direct: Promise<Undici> | undefined;
+let whole: Promise<Undici> | undefined;
 
-/** undici itself, loaded once on first use. */
-function loadUndici(): Promise<Undici> {
-  undiciModule ??= import('undici');
-  return undiciModule;
+/**
+ * The parts of undici used here, loaded once on first use. Its index also
+ * sets up fetch, WebSocket, the mocks and the cache interceptors, which
+ * costs a pull about 50 ms of start-up and the agent bundle their code. A
+ * direct connection needs only the Agent and the connector, taken by path
+ * (undici has no exports map; a release that moves them fails the build,
+ * not a pull). The proxy agents need the request API that the index adds
+ * to every dispatcher, so a proxied client loads the index.
+ */
+function loadUndici(proxied: boolean): Promise<Undici> {
+  if (proxied) {
+    whole ??= import('undici');
+    return whole;
+  }
+  direct ??= Promise.all([import('undici/lib/dispatcher/agent.js'), import('undici/lib/core/connect.js')]).then(([agent, connect]) => ({
+    Agent: agent.default, buildConnector: connect.default,
+    ProxyAgent: undefined as never, EnvHttpProxyAgent: undefined as never,
+  }));
+  return direct;
 }
 
 function hasProxyEnv(env: Readonly<Record<string, string | undefined>>): boolean {
@@ -235,7 +251,7 @@ export function createUndiciClient(opts: TransportOptions = {}): HttpClient {
   if (opts.proxy !== undefined && !URL.canParse(opts.proxy)) throw new CanopyError('ERR_CONFIG_INVALID', `cannot set up the HTTP client: the proxy ${JSON.stringify(opts.proxy)} is not a URL`, {});
 
   const makeDispatcher = async (): Promise<Dispatcher> => {
-    const { Agent, buildConnector, EnvHttpProxyAgent, ProxyAgent } = await loadUndici();
+    const { Agent, buildConnector, EnvHttpProxyAgent, ProxyAgent } = await loadUndici(proxied);
     try {
       if (pinAfterHandshake) {
         const connector = buildConnector(base.connect);
