@@ -197,6 +197,7 @@ async function main(): Promise<void> {
     results.get(op)![tool].push({ ...t, ...s });
   };
   console.error(`v1 ${c1.slice(0, 12)}, v2 ${c2.slice(0, 12)}; client mode ${mode}; server ${srv.url} (${values.server ?? (hasNginx() ? 'nginx' : 'node')})`);
+  const done: string[] = [];
   for (let i = 0; i < runs; i++) {
     const order: Tool[] = i % 2 === 0 ? ['ostree', 'canopy'] : ['canopy', 'ostree'];
     for (const tool of order) {
@@ -208,11 +209,13 @@ async function main(): Promise<void> {
       await timed('update pull (v1 -> v2)', tool, cli(tool, repo, pullArgs(tool, 'os/main')));
       await timed('update pull via static delta', tool, cli(tool, `${repo}-delta`, pullArgs(tool, 'os/main', true)));
       if (i === 0 && tool === 'canopy') for (const r of [repo, `${repo}-delta`]) run(['ostree', `--repo=${r}`, 'fsck', '--quiet']);
-      rmSync(repo, { recursive: true, force: true });
-      rmSync(`${repo}-delta`, { recursive: true, force: true });
+      // Deleted at the end, not here: ext4 avoids reusing just-freed inodes, and
+      // thousands of them next to the next run's repository slow its file creation.
+      done.push(repo, `${repo}-delta`);
     }
   }
   srv.close();
+  for (const r of done) rmSync(r, { recursive: true, force: true });
 
   const mb = (b: number): string => (b / 1e6).toFixed(1);
   const table: Array<Record<string, string>> = [];

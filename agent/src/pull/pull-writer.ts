@@ -3,9 +3,12 @@
  *
  * Objects are staged in the pull's own scratch directory
  * (`tmp/staging-<pid>-pull-…`, removed like any dead staging directory)
- * with asynchronous file-system calls: creating thousands of files is
- * mostly kernel time, and doing it on the thread pool keeps the main
- * thread fetching, inflating and hashing meanwhile. Metadata objects are
+ * off the main thread: with store workers (repo/object-pool.ts, the
+ * default) a worker thread inflates, hashes and writes each fetched file
+ * object, makes its symlinks and writes the metadata objects; without them
+ * asynchronous file-system calls do the writing. Creating thousands of
+ * files is mostly kernel time, and the main thread keeps fetching and
+ * walking trees meanwhile. Metadata objects are
  * their GVariant bytes; an archive repository keeps fetched `.filez`
  * objects exactly as they came; bare repositories get real files with the
  * header's mode, mtime 0 and (in `bare`) owner and xattrs, the xattrs

@@ -165,7 +165,7 @@ interface Waiter {
 export class ObjectPool {
   private readonly workers: Worker[] = [];
   private readonly load: number[] = [];
-  private readonly pending = new Map<number, Waiter[]>();
+  private readonly pending = new Map<number, { waiters: Waiter[]; slack: number }>();
   /** The batch being filled: its jobs' bytes back to back in one buffer, their numbers, checksums, paths and link targets. */
   private arena: Uint8Array<ArrayBuffer> = new Uint8Array(0);
   /** Batch buffers the workers gave back, for reuse. */
@@ -178,7 +178,7 @@ export class ObjectPool {
   private nextId = 0;
   private next = 0;
   private broken: unknown;
-  /** Bytes of jobs queued or with a worker, not yet done. */
+  /** Bytes of jobs queued or with a worker, not yet done (with the unused rest of their batches' buffers). */
   queuedBytes = 0;
 
   constructor(private readonly size: number) {}
@@ -232,13 +232,14 @@ export class ObjectPool {
       const w = new Worker(WORKER_SOURCE, { eval: true });
       w.on('message', (m: { id: number; failures: Array<[number, ObjectFailure]>; arena: ArrayBuffer }) => {
         if (m.arena.byteLength === BATCH_BYTES && this.spare.length < SPARE_BUFFERS) this.spare.push(new Uint8Array(m.arena));
-        const waiters = this.pending.get(m.id);
-        if (!waiters) return;
+        const batch = this.pending.get(m.id);
+        if (!batch) return;
         this.pending.delete(m.id);
+        this.queuedBytes -= batch.slack;
         // An idle worker must not keep the process alive (a caller that never closes the pool).
         if (--this.load[i] === 0) w.unref();
         const failed = new Map(m.failures);
-        waiters.forEach((w, k) => w.resolve(failed.get(k)));
+        batch.waiters.forEach((w, k) => w.resolve(failed.get(k)));
       });
       w.on('error', (e) => this.fail(e));
       w.on('exit', (code) => {
@@ -261,6 +262,9 @@ export class ObjectPool {
     if (this.workers.length === 0) this.start();
     const waiters = this.waiters;
     const arena = this.arena.buffer;
+    // The unused rest of the buffer counts as queued too, so many small batches cannot pile up whole buffers.
+    const slack = arena.byteLength - this.used;
+    this.queuedBytes += slack;
     const nums = new Float64Array(this.nums);
     const names = this.names.join('\0');
     this.arena = new Uint8Array(0);
@@ -272,13 +276,13 @@ export class ObjectPool {
     for (let k = 0; k < this.workers.length; k++) if (this.load[k] < this.load[i]) i = k;
     const id = this.nextId++;
     if (this.load[i]++ === 0) this.workers[i].ref();
-    this.pending.set(id, waiters);
+    this.pending.set(id, { waiters, slack });
     this.workers[i].postMessage({ id, count, arena, nums, names }, [arena, nums.buffer]);
   }
 
   private fail(e: unknown): void {
     this.broken ??= e;
-    for (const waiters of this.pending.values()) for (const w of waiters) w.reject(e);
+    for (const batch of this.pending.values()) for (const w of batch.waiters) w.reject(e);
     this.pending.clear();
   }
 
