@@ -8,10 +8,10 @@
  * objects over this way while its main thread speaks HTTP; fsck of an
  * archive repository verifies with it while its main thread reads files.
  *
- * Jobs go out in batches: whatever arrived during one turn of the event
- * loop is sent as one message when the loop next goes idle, or sooner once
- * a batch is full (a message per object would cost more than the work for
- * small ones). Each job's bytes are copied once, when it is queued, into
+ * Jobs go out in batches (a message per object would cost more than the
+ * work for small ones): while a worker has room, whatever arrived during one
+ * turn of the event loop is sent when the loop next goes idle; while all
+ * are busy, jobs gather until one reports back; a full batch goes at once. Each job's bytes are copied once, when it is queued, into
  * the batch's buffer, which is then transferred to the worker, not cloned.
  * A pull also has its symbolic links made and its metadata objects written
  * here, so its main thread only speaks HTTP and walks trees.
@@ -66,6 +66,8 @@ const FLAG_RAW = 1, FLAG_OWNER = 2, FLAG_ZERO_TIME = 4, FLAG_SYMLINK = 8, FLAG_P
 /** A batch is sent at once when it holds this many jobs or bytes, else when the event loop turns. */
 const BATCH_JOBS = 64;
 const BATCH_BYTES = 1 << 20;
+/** Batches a worker holds before new jobs wait for one to come back. */
+const MAX_BATCHES_PER_WORKER = 2;
 /** Batch buffers kept for reuse. */
 const SPARE_BUFFERS = 4;
 
@@ -217,14 +219,24 @@ export class ObjectPool {
     }));
     // A caller that queues many jobs without yielding (fsck's read loop) gets them sent as it goes.
     if (this.waiters.length >= BATCH_JOBS || this.used >= BATCH_BYTES) this.send();
-    else if (!this.scheduled) {
+    else if (!this.scheduled && this.hungry()) {
       this.scheduled = true;
       setImmediate(() => {
         this.scheduled = false;
         this.send();
       });
     }
+    // Otherwise the batch grows until a worker reports back (see start()).
     return done;
+  }
+
+  /**
+   * Whether a worker has room: fewer than {@link MAX_BATCHES_PER_WORKER}
+   * batches. While all are busy, jobs gather into a bigger batch, so a
+   * message carries more of them (each costs about as much as a small job).
+   */
+  private hungry(): boolean {
+    return this.workers.length < this.size || this.load.some((l) => l < MAX_BATCHES_PER_WORKER);
   }
 
   private start(): void {
@@ -240,6 +252,7 @@ export class ObjectPool {
         if (--this.load[i] === 0) w.unref();
         const failed = new Map(m.failures);
         batch.waiters.forEach((w, k) => w.resolve(failed.get(k)));
+        if (this.waiters.length > 0 && !this.scheduled) this.send();
       });
       w.on('error', (e) => this.fail(e));
       w.on('exit', (code) => {
