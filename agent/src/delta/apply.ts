@@ -20,7 +20,8 @@
  * it is skipped (re-running an interrupted application resumes); otherwise
  * its bytes come from the superblock (inline) or the part source, must
  * match the header's size and sha256, are decompressed with a limit
- * derived from the header (apply-limits.ts), and run (part-executor.ts).
+ * derived from the header (apply-limits.ts; by the system's `xz` when
+ * there is one, see xz-tool.ts), and run (part-executor.ts).
  * Offline, objects are staged in a repository transaction that is made
  * durable and moved into `objects/` every few seconds (a checkpoint) and
  * at the end. Before the first part, the sum of the declared sizes of the parts
@@ -38,7 +39,7 @@ import { partDecompressLimit, resolveDeltaLimits, type DeltaLimits } from './app
 import { inlinePartKey } from './delta-path';
 import { transactionSink, type DeltaObjectSink } from './object-sink';
 import { openDelta, type OpenedDelta } from './open-delta';
-import { parsePart, unwrapPartFile, verifyPartFile } from './part';
+import { parsePart, unwrapPartFileFast, verifyPartFile } from './part';
 import { executePart } from './part-executor';
 import { directoryPartSource, type PartSource } from './part-source';
 import { SourceReader } from './source-reader';
@@ -185,7 +186,8 @@ export async function applyDeltaParts(repo: Repo, delta: OpenedDelta, opts: Appl
       result.bytesRead += file.length;
       verifyPartFile(file, header, i);
       // The sha256 check just passed, so the xz stream's own CRCs would only cost time.
-      const part = withPart(i, () => parsePart(unwrapPartFile(file!, partDecompressLimit(header, limits), { verified: true })));
+      const bytes = await withPart(i, () => unwrapPartFileFast(file!, partDecompressLimit(header, limits), { verified: true, scratchDir: repo.tmpDir }));
+      const part = withPart(i, () => parsePart(bytes));
       // Only the decompressed part is needed from here: let the compressed file go while the part runs.
       file = undefined;
       const r = await executePart(part, header.objects, {
@@ -214,14 +216,20 @@ export async function applyDeltaParts(repo: Repo, delta: OpenedDelta, opts: Appl
   return result;
 }
 
+function partError(index: number, e: unknown): unknown {
+  if (e instanceof CanopyError && !e.message.includes('delta part')) {
+    return new CanopyError(e.code, `delta part ${index}: ${e.message}`, { ...e.details, part: index }, { cause: e });
+  }
+  return e;
+}
+
+/** Runs `f` for part `index`: its CanopyErrors (sync, or a rejected promise) say which part. */
 function withPart<T>(index: number, f: () => T): T {
   try {
-    return f();
+    const r = f();
+    return (r instanceof Promise ? r.catch((e: unknown) => Promise.reject(partError(index, e))) : r) as T;
   } catch (e) {
-    if (e instanceof CanopyError && !e.message.includes('delta part')) {
-      throw new CanopyError(e.code, `delta part ${index}: ${e.message}`, { ...e.details, part: index }, { cause: e });
-    }
-    throw e;
+    throw partError(index, e);
   }
 }
 

@@ -17,6 +17,7 @@ import { parse, serialize, type GValue } from '../gvariant/index';
 import { bswap32, xattrsFromGValue, xattrsToGValue, type Xattr } from '../objects/index';
 import type { DeltaPartHeader } from './superblock';
 import { xzDecompress } from './xz';
+import { xzDecompressFast } from './xz-tool';
 
 export const PART_TYPE = '(a(uuu)aa(ayay)ayay)';
 export const COMPRESSION_NONE = 0;
@@ -76,6 +77,16 @@ export function unwrapPartFile(file: Uint8Array, maxSize: number = DEFAULT_MAX_P
   }
   if (kind === COMPRESSION_XZ) return xzDecompress(payload, { maxSize, skipCheck: opts.verified === true });
   throw new CanopyError('ERR_DELTA_UNSUPPORTED', `delta part compression 0x${kind.toString(16)} is not supported`, { compression: kind });
+}
+
+/**
+ * {@link unwrapPartFile} for a large part: an xz part is decompressed by
+ * the system's `xz` when there is one (xz-tool.ts), in its own process.
+ * Same checks, limits and errors.
+ */
+export async function unwrapPartFileFast(file: Uint8Array, maxSize: number = DEFAULT_MAX_PART_SIZE, opts: { verified?: boolean; xzTool?: string | false; scratchDir?: string } = {}): Promise<Uint8Array> {
+  if (file.length >= 1 && file[0] === COMPRESSION_XZ) return xzDecompressFast(file.subarray(1), { maxSize, skipCheck: opts.verified === true, tool: opts.xzTool, scratchDir: opts.scratchDir });
+  return unwrapPartFile(file, maxSize, opts);
 }
 
 /**

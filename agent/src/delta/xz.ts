@@ -138,8 +138,13 @@ function parseIndex(d: Uint8Array, start: number, end: number): BlockRecord[] {
  *   malformed, truncated or check-failing input; ERR_XZ_UNSUPPORTED for a
  *   filter other than LZMA2 or an unknown check type.
  */
-export function xzDecompress(data: Uint8Array, opts: XzDecompressOptions): Uint8Array {
-  const maxSize = opts.maxSize;
+/**
+ * Checks an xz container's structure from its end (stream footers,
+ * indexes, padding) without decoding anything, and returns its streams and
+ * the total uncompressed size its indexes declare. Throws ERR_XZ_CORRUPT,
+ * ERR_XZ_UNSUPPORTED, or ERR_DECOMPRESS_TOO_LARGE past `maxSize`.
+ */
+function layout(data: Uint8Array, maxSize: number): { streams: StreamLayout[]; total: number } {
   if (!Number.isSafeInteger(maxSize) || maxSize < 0) {
     throw new CanopyError('ERR_INVALID_ARGUMENT', `xzDecompress: maxSize must be a non-negative integer, got ${maxSize}`);
   }
@@ -163,6 +168,16 @@ export function xzDecompress(data: Uint8Array, opts: XzDecompressOptions): Uint8
     streams.unshift(s);
     end = s.start;
   }
+  return { streams, total };
+}
+
+/** The uncompressed size an xz container's indexes declare, after the structure checks of {@link xzDecompress}. */
+export function xzDeclaredSize(data: Uint8Array, maxSize: number): number {
+  return layout(data, maxSize).total;
+}
+
+export function xzDecompress(data: Uint8Array, opts: XzDecompressOptions): Uint8Array {
+  const { streams, total } = layout(data, opts.maxSize);
   const out = new Uint8Array(total);
   let o = 0;
   for (const s of streams) o = decodeStream(data, s, out, o, opts.skipCheck === true);
