@@ -209,8 +209,9 @@ async function main(): Promise<void> {
       await timed('update pull (v1 -> v2)', tool, cli(tool, repo, pullArgs(tool, 'os/main')));
       await timed('update pull via static delta', tool, cli(tool, `${repo}-delta`, pullArgs(tool, 'os/main', true)));
       if (i === 0 && tool === 'canopy') for (const r of [repo, `${repo}-delta`]) run(['ostree', `--repo=${r}`, 'fsck', '--quiet']);
-      // Deleted at the end, not here: ext4 avoids reusing just-freed inodes, and
-      // thousands of them next to the next run's repository slow its file creation.
+      // Deleted at the end, not here: ext4 without a journal skips recently freed
+      // inodes when it allocates, and thousands of them next to the next run's
+      // repository slowed its file creation (find_inode_bit/recently_deleted in perf).
       done.push(repo, `${repo}-delta`);
     }
   }
