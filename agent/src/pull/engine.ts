@@ -339,6 +339,7 @@ function loadIfPresent(repo: Repo, c: string | undefined): { checksum: string; c
 export async function runPull(repo: Repo, source: ObjectSource, targets: readonly EngineTarget[], writer: PullWriter, opts: EngineOptions): Promise<EngineResult> {
   const run = new PullRun(repo, source, writer, opts);
   const previous = new Map<EngineTarget, string | undefined>();
+  await writer.ready();
   try {
     for (const t of targets) {
       const old = t.ref !== undefined ? readRef(repo, t.ref, opts.remote) : undefined;

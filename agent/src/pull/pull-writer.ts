@@ -28,7 +28,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { chmod, chown, lchown, open, symlink, utimes } from 'node:fs/promises';
+import { chmod, chown, lchown, open, readdir, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
@@ -62,6 +62,20 @@ function syncFs(path: string, files: readonly string[]): Promise<void> {
     child.on('error', fallback);
     child.on('exit', (code) => (code === 0 ? resolve() : fallback()));
   });
+}
+
+/** The objects in `dir` (a repository's objects/) as `<checksum>.<ext>`, listed on the thread pool. */
+async function listObjects(dir: string): Promise<Set<string>> {
+  const prefixes = (await readdir(dir)).filter((p) => p.length === 2);
+  const lists = await Promise.all(prefixes.map((p) => readdir(join(dir, p)).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOTDIR') return [] as string[];
+    throw e;
+  })));
+  const index = new Set<string>();
+  lists.forEach((names, i) => {
+    for (const name of names) index.add(prefixes[i] + name);
+  });
+  return index;
 }
 
 /** The error for a job a store worker refused or could not write. */
@@ -104,6 +118,9 @@ export class PullWriter implements PullObjectWriter {
 
   private readonly pool: ObjectPool | undefined;
   private index: Set<string> | undefined;
+  private listing: Promise<void> | undefined;
+  /** Changes whenever objects/ changes under a listing in progress (see prefetchIndex). */
+  private generation = 0;
 
   /**
    * @param storeWorkers worker threads that verify and write fetched file
@@ -136,6 +153,34 @@ export class PullWriter implements PullObjectWriter {
   /** Forgets the listing of `objects/` (something else wrote there): the next {@link has} lists it again. */
   rescan(): void {
     this.index = undefined;
+    this.generation++;
+  }
+
+  /**
+   * Starts listing `objects/` on the thread pool, so the listing that the
+   * first {@link has} needs is ready by then instead of costing the main
+   * thread its 256 directory reads (the pull fetches the summary
+   * meanwhile). {@link ready} waits for it. A listing that finishes after
+   * this writer moved objects in or was told to {@link rescan} is dropped;
+   * the next `has` then lists synchronously.
+   */
+  prefetchIndex(): void {
+    if (this.index || this.listing) return;
+    const gen = this.generation;
+    this.listing = listObjects(join(this.repo.path, 'objects')).then(
+      (index) => {
+        if (!this.index && gen === this.generation) this.index = index;
+      },
+      // A listing that fails here fails again, with its error, in the synchronous one.
+      () => undefined,
+    ).finally(() => {
+      this.listing = undefined;
+    });
+  }
+
+  /** Resolves once a listing started by {@link prefetchIndex} is done. */
+  async ready(): Promise<void> {
+    await this.listing;
   }
 
   /**
@@ -370,6 +415,7 @@ export class PullWriter implements PullObjectWriter {
     const fsync = this.repo.fsyncEnabled;
     if (fsync) await syncFs(this.scratch, ready.map(([, s]) => s.file));
     const dirs = new Set<string>();
+    this.generation++;
     for (const [key, s] of ready) {
       const dest = join(this.repo.path, s.rel);
       const dir = dest.slice(0, dest.lastIndexOf('/'));

@@ -142,4 +142,59 @@ describe('pull/pull-writer', () => {
     await w2.finish();
     assert.equal(readFileSync(r.objectPath(ok.checksum, ObjectType.FILE), 'utf8'), 'fine');
   });
+
+  it('with a store worker: symlinks and metadata are stored by the worker; a symlink object with content is refused', async () => {
+    const r = repo('bare-user-only');
+    const w = new PullWriter(r, 60_000, Date.now, 1);
+    const l: FileHeader = { uid: 0, gid: 0, mode: 0o120777, symlinkTarget: 'usr/lib/os-release', xattrs: [] };
+    const link = filez(Buffer.alloc(0), l);
+    // A symlink's .filez ends after its header: no DEFLATE stream.
+    const linkFilez = link.filez.subarray(0, link.dataOffset);
+    await w.handOver(link.checksum, parseArchiveHeader(linkFilez).header, linkFilez, link.dataOffset);
+    const meta = serializeDirMeta({ uid: 0, gid: 0, mode: 0o40755, xattrs: [] });
+    await w.writeMetadata(ObjectType.DIR_META, sha256Hex(meta), meta);
+    await w.finish();
+    const lp = r.objectPath(link.checksum, ObjectType.FILE);
+    assert.equal(lstatSync(lp).isSymbolicLink(), true);
+    assert.equal(r.readFileObject(link.checksum).header.symlinkTarget, 'usr/lib/os-release');
+    assert.equal(lstatSync(r.objectPath(sha256Hex(meta), ObjectType.DIR_META)).mtimeMs, 0);
+    assert.ok(readFileSync(r.objectPath(sha256Hex(meta), ObjectType.DIR_META)).equals(meta));
+
+    const w2 = new PullWriter(r, 60_000, Date.now, 1);
+    const other: FileHeader = { ...l, symlinkTarget: 'elsewhere' };
+    const padded = Buffer.concat([archiveHeaderBytes(other, 0), Buffer.from([3, 0])]);
+    const otherSum = fileChecksum(other);
+    await w2.handOver(otherSum, parseArchiveHeader(padded).header, padded, parseArchiveHeader(padded).dataOffset);
+    await assert.rejects(w2.finish(), (e) => isCanopyError(e, 'ERR_OBJECT_INVALID') && /carries content/.test((e as Error).message));
+    await w2.abort();
+    assert.equal(r.hasObject(otherSum, ObjectType.FILE), false);
+  });
+
+  it('lists objects/ ahead on the thread pool, and drops a listing that objects/ changed under', async () => {
+    const r = repo('bare-user-only');
+    const h: FileHeader = { uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs: [] };
+    const first = new PullWriter(r, 60_000);
+    const a = Buffer.from('a');
+    await first.writeContent(fileChecksum(h, a), h, a);
+    await first.finish();
+
+    const w = new PullWriter(r, 60_000);
+    w.prefetchIndex();
+    await w.ready();
+    assert.equal(w.has(ObjectType.FILE, fileChecksum(h, a)), true);
+    assert.equal(w.has(ObjectType.FILE, fileChecksum(h, Buffer.from('b'))), false);
+    await w.abort();
+
+    // Something else adds an object while the listing runs: the listing must not be kept.
+    const w2 = new PullWriter(r, 60_000);
+    w2.prefetchIndex();
+    w2.rescan();
+    const b = Buffer.from('b');
+    const other = new PullWriter(r, 60_000);
+    await other.writeContent(fileChecksum(h, b), h, b);
+    await other.finish();
+    await w2.ready();
+    assert.equal(w2.has(ObjectType.FILE, fileChecksum(h, b)), true, 'listed again after the rescan');
+    await w2.abort();
+  });
 });
