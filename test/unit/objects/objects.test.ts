@@ -3,11 +3,11 @@ import { createHash } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
 import { isCanopyError } from '../../../agent/src/core/errors';
-import { serialize } from '../../../agent/src/gvariant/index';
+import { parse, serialize } from '../../../agent/src/gvariant/index';
 import {
   archiveHeaderBytes, commitContentChecksum, dirMetaChecksum, fileChecksum, parseArchiveHeader, parseCommit, parseDirMeta,
   parseDirTree, parseFileHeader, parseSummary, serializeCommit, serializeDirTree, serializeSummary, summaryRefMetadata,
-  summaryRefTimestamp, EMPTY_DIRTREE_CHECKSUM, fileHeaderBytes, fileHeaderBytesOfArchive,
+  summaryRefTimestamp, EMPTY_DIRTREE_CHECKSUM, fileHeaderBytes, fileHeaderBytesOfArchive, plainArchiveHeader,
 } from '../../../agent/src/objects/index';
 
 const C1 = 'a'.repeat(64);
@@ -58,6 +58,26 @@ describe('objects', () => {
       const archive = archiveHeaderBytes(h, 1);
       assert.deepEqual(fileHeaderBytesOfArchive(archive, parseArchiveHeader(archive).dataOffset), fileHeaderBytes(h), `xattr of ${len} bytes`);
     }
+  });
+
+  it('the fast reading of plain archive headers accepts only what the GVariant parser accepts, with the same values', () => {
+    const header = fc.record({
+      uid: fc.nat(0xffffffff), gid: fc.nat(0xffffffff), perm: fc.nat(0o7777), link: fc.boolean(), size: fc.nat(),
+      target: fc.string({ unit: fc.constantFrom('a', 'b', '/', '.', '\u00e9', 'z'), minLength: 1, maxLength: 300 }),
+      xattr: fc.boolean(),
+    });
+    const mutation = fc.array(fc.record({ at: fc.nat(), byte: fc.nat(255) }), { maxLength: 2 });
+    let fast = 0;
+    fc.assert(fc.property(header, mutation, (g, muts) => {
+      const h = { uid: g.uid, gid: g.gid, mode: g.link ? 0o120777 : 0o100000 | g.perm, symlinkTarget: g.link ? g.target : '', xattrs: g.xattr ? [{ name: 'user.a', value: Buffer.from('1') }] : [] };
+      const v = Buffer.from(archiveHeaderBytes(h, g.link ? 0 : g.size).subarray(8));
+      for (const m of muts) v[m.at % v.length] = m.byte;
+      const got = plainArchiveHeader(v);
+      if (got === undefined) return;
+      fast++;
+      assert.deepEqual(parse('(tuuuusa(ayay))', v), got);
+    }), { numRuns: 2000 });
+    assert.ok(fast > 300, `the fast path ran ${fast} times`);
   });
 
   it('xattrs are stored sorted with NUL-terminated names', () => {
