@@ -2,9 +2,9 @@
  * Decompressing large xz data (static-delta parts) with the system's `xz`
  * when there is one, else with the JavaScript decoder (xz.ts).
  *
- * liblzma decodes a Debian update's parts about four times faster than the
- * JavaScript decoder, and in its own process, so the pull's thread is free
- * meanwhile. The input's structure and declared size are still checked
+ * `xz` decodes a Debian update's parts in half the time the JavaScript
+ * decoder takes (a 6.7 MB part to 31.4 MB: 0.47 s instead of 0.93 s,
+ * start-up and reading back included), and in its own process. The input's structure and declared size are still checked
  * here first (the same checks as xz.ts, and the same `maxSize` bomb guard),
  * the output buffer is allocated at exactly the declared size, and `xz`
  * must produce exactly that many bytes and exit 0. Its output goes to an
