@@ -27,7 +27,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { chmod, chown, lchown, open, readdir, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -65,7 +65,7 @@ function syncFs(path: string, files: readonly string[]): Promise<void> {
 }
 
 /** The objects in `dir` (a repository's objects/) as `<checksum>.<ext>`, listed on the thread pool. */
-async function listObjects(dir: string): Promise<Set<string>> {
+async function listObjectsDir(dir: string): Promise<Set<string>> {
   const prefixes = (await readdir(dir)).filter((p) => p.length === 2);
   const lists = await Promise.all(prefixes.map((p) => readdir(join(dir, p)).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOTDIR') return [] as string[];
@@ -119,7 +119,7 @@ export class PullWriter implements PullObjectWriter {
   private readonly pool: ObjectPool | undefined;
   private index: Set<string> | undefined;
   private listing: Promise<void> | undefined;
-  /** Changes whenever objects/ changes under a listing in progress (see prefetchIndex). */
+  /** Changes whenever objects/ changes under a listing in progress (see listObjects). */
   private generation = 0;
 
   /**
@@ -139,79 +139,57 @@ export class PullWriter implements PullObjectWriter {
       throw ioError(e, 'create pull scratch directory', this.scratch);
     }
     this.last = now();
+    this.listObjects();
   }
 
   private key(checksum: string, type: ObjectType): string {
     return `${checksum}.${objectExtension(type, this.repo.mode)}`;
   }
 
+  /**
+   * Whether the object is staged by this pull or stored in `objects/`. The
+   * answer comes from a listing of `objects/` made on the thread pool when
+   * the writer is created, kept up to date with what this pull moves there:
+   * one directory listing per prefix costs far less than a stat per object
+   * when a pull walks a tree of thousands of files it mostly has. Until the
+   * listing is ready (see {@link ready}), and after a {@link rescan}, an
+   * object is looked up with a stat.
+   */
   has(type: ObjectType, checksum: string): boolean {
     const key = this.key(checksum, type);
-    return this.staged.has(key) || this.present().has(key);
+    if (this.staged.has(key)) return true;
+    return this.index ? this.index.has(key) : this.repo.hasObject(checksum, type);
   }
 
-  /** Forgets the listing of `objects/` (something else wrote there): the next {@link has} lists it again. */
+  /** Forgets the listing of `objects/` (something else wrote there) and lists it again. */
   rescan(): void {
     this.index = undefined;
     this.generation++;
+    this.listObjects();
   }
 
-  /**
-   * Starts listing `objects/` on the thread pool, so the listing that the
-   * first {@link has} needs is ready by then instead of costing the main
-   * thread its 256 directory reads (the pull fetches the summary
-   * meanwhile). {@link ready} waits for it. A listing that finishes after
-   * this writer moved objects in or was told to {@link rescan} is dropped;
-   * the next `has` then lists synchronously.
-   */
-  prefetchIndex(): void {
-    if (this.index || this.listing) return;
-    const gen = this.generation;
-    this.listing = listObjects(join(this.repo.path, 'objects')).then(
-      (index) => {
-        if (!this.index && gen === this.generation) this.index = index;
-      },
-      // A listing that fails here fails again, with its error, in the synchronous one.
-      () => undefined,
-    ).finally(() => {
-      this.listing = undefined;
-    });
-  }
-
-  /** Resolves once a listing started by {@link prefetchIndex} is done. */
+  /** Resolves once the listing of `objects/` in progress, if any, is done. */
   async ready(): Promise<void> {
     await this.listing;
   }
 
   /**
-   * The objects in `objects/` (as `<checksum>.<ext>`), listed once when
-   * first asked and kept up to date with what this pull moves there: one
-   * directory listing per prefix costs far less than a stat per object when
-   * a pull walks a tree of thousands of files it mostly has.
+   * Lists `objects/` on the thread pool. A listing that this writer's own
+   * checkpoint or a {@link rescan} overtook is dropped and made again; one
+   * that fails is dropped (lookups stay stats).
    */
-  private present(): Set<string> {
-    if (this.index) return this.index;
-    const index = new Set<string>();
-    const dir = join(this.repo.path, 'objects');
-    let prefixes: string[];
-    try {
-      prefixes = readdirSync(dir);
-    } catch (e) {
-      throw ioError(e, 'list', dir);
-    }
-    for (const prefix of prefixes) {
-      if (prefix.length !== 2) continue;
-      let names: string[];
-      try {
-        names = readdirSync(join(dir, prefix));
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
-        throw ioError(e, 'list', join(dir, prefix));
-      }
-      for (const name of names) index.add(prefix + name);
-    }
-    this.index = index;
-    return index;
+  private listObjects(): void {
+    if (this.listing || this.closed) return;
+    const gen = this.generation;
+    this.listing = listObjectsDir(join(this.repo.path, 'objects')).then(
+      (index) => {
+        if (gen === this.generation) this.index = index;
+      },
+      () => undefined,
+    ).finally(() => {
+      this.listing = undefined;
+      if (!this.index && gen !== this.generation) this.listObjects();
+    });
   }
 
   /**
