@@ -21,7 +21,9 @@
  * its bytes come from the superblock (inline) or the part source, must
  * match the header's size and sha256, are decompressed with a limit
  * derived from the header (apply-limits.ts; by the system's `xz` when
- * there is one, see xz-tool.ts), and run (part-executor.ts).
+ * there is one, see xz-tool.ts), and run (part-executor.ts). The next part
+ * is fetched, checked and its `xz` started while the current one runs; its
+ * output waits in a file, so only one decompressed part is in memory.
  * Offline, objects are staged in a repository transaction that is made
  * durable and moved into `objects/` every few seconds (a checkpoint) and
  * at the end. Before the first part, the sum of the declared sizes of the parts
@@ -39,7 +41,8 @@ import { partDecompressLimit, resolveDeltaLimits, type DeltaLimits } from './app
 import { inlinePartKey } from './delta-path';
 import { transactionSink, type DeltaObjectSink } from './object-sink';
 import { openDelta, type OpenedDelta } from './open-delta';
-import { parsePart, unwrapPartFileFast, verifyPartFile } from './part';
+import { parsePart, startPartUnwrap, verifyPartFile } from './part';
+import type { XzJob } from './xz-tool';
 import { executePart } from './part-executor';
 import { directoryPartSource, type PartSource } from './part-source';
 import { SourceReader } from './source-reader';
@@ -157,12 +160,25 @@ export async function applyDeltaParts(repo: Repo, delta: OpenedDelta, opts: Appl
     const inline = inlinePart(delta.superblock, inlinePartKey(delta.from, delta.to, i));
     return inline ? Promise.resolve(inline) : opts.parts.getPart(i, headers[i]);
   };
-  // One part ahead is fetched while the current one runs.
-  const pending = new Map<number, Promise<Uint8Array>>();
+  // A part's file checked against its header, its decompression started (with the system's
+  // xz that runs in its own process and leaves the output in a file until it is read).
+  type Started = { file: Uint8Array; unwrap: XzJob };
+  const start = (i: number): Promise<Started> => fetchPart(i).then((file) => withPart(i, () => {
+    verifyPartFile(file, headers[i], i);
+    // The sha256 check just passed, so the xz stream's own CRCs would only cost time.
+    return { file, unwrap: startPartUnwrap(file, partDecompressLimit(headers[i], limits), { verified: true, scratchDir: repo.tmpDir }) };
+  }));
+  // One part ahead is fetched and its decompression started while the current one runs.
+  const pending = new Map<number, Promise<Started>>();
+  const take = (i: number): Promise<Started> => {
+    const p = pending.get(i) ?? start(i);
+    pending.delete(i);
+    return p;
+  };
   const prefetch = (after: number): void => {
     const next = todo.indexOf(true, after + 1);
     if (next >= 0 && !pending.has(next)) {
-      const p = fetchPart(next);
+      const p = start(next);
       p.catch(() => undefined);
       pending.set(next, p);
     }
@@ -179,17 +195,15 @@ export async function applyDeltaParts(repo: Repo, delta: OpenedDelta, opts: Appl
         continue;
       }
       if (opts.signal?.aborted) throw new CanopyError('ERR_ABORTED', 'static delta application was aborted');
-      const fetched = pending.get(i) ?? fetchPart(i);
-      pending.delete(i);
+      let taken: Promise<Started> | undefined = take(i);
       prefetch(i);
-      let file: Uint8Array | undefined = await fetched;
-      result.bytesRead += file.length;
-      verifyPartFile(file, header, i);
-      // The sha256 check just passed, so the xz stream's own CRCs would only cost time.
-      const bytes = await withPart(i, () => unwrapPartFileFast(file!, partDecompressLimit(header, limits), { verified: true, scratchDir: repo.tmpDir }));
-      const part = withPart(i, () => parsePart(bytes));
+      let started: Started | undefined = await taken;
+      taken = undefined;
+      result.bytesRead += started.file.length;
+      const bytes = await withPart(i, () => started!.unwrap.read());
       // Only the decompressed part is needed from here: let the compressed file go while the part runs.
-      file = undefined;
+      started = undefined;
+      const part = withPart(i, () => parsePart(bytes));
       const r = await executePart(part, header.objects, {
         mode: repo.mode, sink: opts.sink ?? transactionSink(tx!), sources, index: i, usize: header.usize, signal: opts.signal,
       });
@@ -208,7 +222,8 @@ export async function applyDeltaParts(repo: Repo, delta: OpenedDelta, opts: Appl
     tx = undefined;
   } finally {
     sources.close();
-    for (const p of pending.values()) p.catch(() => undefined);
+    // A part started ahead and not reached: stop its decompression and free its file.
+    for (const p of pending.values()) p.then((s) => s.unwrap.cancel(), () => undefined);
     // After a failure, objects staged since the last checkpoint are dropped (a write that failed
     // half-way must not reach objects/); a rerun applies those parts again.
     tx?.abort();

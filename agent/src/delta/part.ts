@@ -17,7 +17,7 @@ import { parse, serialize, type GValue } from '../gvariant/index';
 import { bswap32, xattrsFromGValue, xattrsToGValue, type Xattr } from '../objects/index';
 import type { DeltaPartHeader } from './superblock';
 import { xzDecompress } from './xz';
-import { xzDecompressFast } from './xz-tool';
+import { startXzDecompress, type XzJob } from './xz-tool';
 
 export const PART_TYPE = '(a(uuu)aa(ayay)ayay)';
 export const COMPRESSION_NONE = 0;
@@ -80,13 +80,15 @@ export function unwrapPartFile(file: Uint8Array, maxSize: number = DEFAULT_MAX_P
 }
 
 /**
- * {@link unwrapPartFile} for a large part: an xz part is decompressed by
- * the system's `xz` when there is one (xz-tool.ts), in its own process.
- * Same checks, limits and errors.
+ * Starts {@link unwrapPartFile} of a part: an xz part is decompressed by the
+ * system's `xz` when there is one (xz-tool.ts), in its own process, so a
+ * caller can start the next part while the current one runs; `read` gives
+ * the bytes. Same checks, limits and errors (the size checks throw here).
  */
-export async function unwrapPartFileFast(file: Uint8Array, maxSize: number = DEFAULT_MAX_PART_SIZE, opts: { verified?: boolean; xzTool?: string | false; scratchDir?: string } = {}): Promise<Uint8Array> {
-  if (file.length >= 1 && file[0] === COMPRESSION_XZ) return xzDecompressFast(file.subarray(1), { maxSize, skipCheck: opts.verified === true, tool: opts.xzTool, scratchDir: opts.scratchDir });
-  return unwrapPartFile(file, maxSize, opts);
+export function startPartUnwrap(file: Uint8Array, maxSize: number = DEFAULT_MAX_PART_SIZE, opts: { verified?: boolean; xzTool?: string | false; scratchDir?: string } = {}): XzJob {
+  if (file.length >= 1 && file[0] === COMPRESSION_XZ) return startXzDecompress(file.subarray(1), { maxSize, skipCheck: opts.verified === true, tool: opts.xzTool, scratchDir: opts.scratchDir });
+  const bytes = unwrapPartFile(file, maxSize, opts);
+  return { read: async () => bytes, cancel: () => undefined };
 }
 
 /**

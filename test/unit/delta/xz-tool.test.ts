@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isCanopyError } from '../../../agent/src/core/errors';
 import { xzDecompress } from '../../../agent/src/delta/xz';
-import { xzDecompressFast } from '../../../agent/src/delta/xz-tool';
+import { startXzDecompress, xzDecompressFast } from '../../../agent/src/delta/xz-tool';
 
 function xz(data: Uint8Array, args: string[] = []): Buffer {
   const r = spawnSync('xz', ['--compress', '--stdout', '--check=crc64', ...args], { input: data, maxBuffer: 1 << 30 });
@@ -78,6 +78,17 @@ describe('delta/xz-tool', () => {
     chmodSync(short, 0o755);
     await assert.rejects(xzDecompressFast(packed, { maxSize: data.length, tool: short, scratchDir: dir }), (e) => isCanopyError(e, 'ERR_XZ_CORRUPT') && /produced 10 bytes/.test((e as Error).message));
     // The output file was unlinked when opened: nothing is left behind.
+    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('xz-out-')), []);
+  });
+
+  it('a started decompression runs in the background until read, and cancel stops it', async () => {
+    const job = startXzDecompress(packed, { maxSize: data.length, tool: 'xz', scratchDir: dir });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(Buffer.from(await job.read()).equals(data));
+    job.cancel();
+    const stopped = startXzDecompress(packed, { maxSize: data.length, tool: 'xz', scratchDir: dir });
+    stopped.cancel();
+    await assert.rejects(stopped.read(), (e) => isCanopyError(e, 'ERR_ABORTED'));
     assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('xz-out-')), []);
   });
 });
