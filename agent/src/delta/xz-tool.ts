@@ -6,19 +6,24 @@
  * decoder takes (a 6.7 MB part to 31.4 MB: 0.47 s instead of 0.93 s,
  * start-up and reading back included), and in its own process, so a delta
  * applier can decode the next part while it applies the current one
- * ({@link startXzDecompress}). The input's structure and declared size are still checked
- * here first (the same checks as xz.ts, and the same `maxSize` bomb guard),
- * the output buffer is allocated at exactly the declared size, and `xz`
- * must produce exactly that many bytes and exit 0. Its output goes to an
- * unlinked file in a scratch directory, read back into that buffer in one
- * go: a pipe would hand over tens of megabytes in 64 KiB buffers that stay
- * allocated until the next garbage collection, which raised the device
- * agent's peak by more than 10 MiB. No shell is involved:
- * the data goes to `xz --decompress --stdout` on its stdin, with a fixed
- * argument list, one thread, a memory limit, and an environment without
- * XZ_OPT or XZ_DEFAULTS. A missing `xz` is remembered and the JavaScript
- * decoder used from then on; small inputs use it directly (starting a
- * process costs more than decoding them).
+ * ({@link startXzDecompress}).
+ *
+ * Before `xz` runs, the container's structure and declared size are checked
+ * as xz.ts checks them before decoding (streams, indexes, padding, and the
+ * `maxSize` bomb guard). The output buffer is allocated at exactly the
+ * declared size, and `xz` must produce exactly that many bytes and exit 0.
+ * Its output goes to an unlinked file in a scratch directory and is read
+ * back into that buffer in one go: a pipe would hand over tens of megabytes
+ * in 64 KiB buffers that stay allocated until the next garbage collection,
+ * which raised the device agent's peak by more than 10 MiB. `xz` accepts
+ * every filter liblzma knows (as `ostree` does); the JavaScript decoder only
+ * LZMA2 and x86 BCJ, which is all that OSTree's and our generator write.
+ *
+ * No shell is involved: the data goes to `xz --decompress --stdout` on its
+ * stdin, with a fixed argument list, one thread, a memory limit, and an
+ * environment without XZ_OPT or XZ_DEFAULTS. A missing `xz` is remembered
+ * and the JavaScript decoder used from then on; small inputs use it
+ * directly (starting a process costs more than decoding them).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
