@@ -321,10 +321,12 @@ export class PullWriter implements PullObjectWriter {
     });
   }
 
+  /** A symbolic link with the header's owner and, in a bare repository, its xattrs (as the store workers make them). */
   private async makeSymlink(p: string, header: FileHeader): Promise<void> {
     await symlink(header.symlinkTarget, p);
     const owner = this.ownerFor(header);
     if (owner) await lchown(p, owner.uid, owner.gid);
+    if (this.repo.mode === 'bare' && header.xattrs.length) this.xattrQueue.push([p, header.xattrs]);
   }
 
   private ownerFor(h: FileHeader): { uid: number; gid: number } | undefined {
