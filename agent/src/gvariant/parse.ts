@@ -31,7 +31,8 @@ function notNormal(t: GType, why: string, at: number): CanopyError {
   return new CanopyError('ERR_GVARIANT_NOT_NORMAL', `GVariant ${t.str.slice(0, 60)} is not in normal form: ${why} (at byte ${at})`, { type: t.str.slice(0, 200), why, at });
 }
 
-function readOffset(d: Uint8Array, pos: number, w: number): number {
+/** Reads a little-endian framing offset of width `w` at `pos`. */
+export function readOffset(d: Uint8Array, pos: number, w: number): number {
   switch (w) {
     case 1: return d[pos];
     case 2: return d[pos] | (d[pos + 1] << 8);

@@ -19,7 +19,8 @@ function bad(t: GType, value: unknown, why: string): CanopyError {
   return new CanopyError('ERR_INVALID_ARGUMENT', `cannot serialize ${String(shown).slice(0, 80)} as GVariant ${t.str}: ${why}`, { type: t.str });
 }
 
-function writeOffsets(out: Buffer, at: number, offsets: number[], width: number): void {
+/** Writes framing offsets of `width` bytes, little-endian, from `at`. */
+export function writeOffsets(out: Buffer, at: number, offsets: number[], width: number): void {
   for (let i = 0; i < offsets.length; i++) {
     const pos = at + i * width;
     const v = offsets[i];

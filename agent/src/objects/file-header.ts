@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { CanopyError } from '../core/errors';
 import { Limits } from '../core/limits';
-import { parse, serialize } from '../gvariant/index';
+import { chooseOffsetWidth, offsetWidthForSize, parse, readOffset, serialize, writeOffsets } from '../gvariant/index';
 import { bswap32, bswap64 } from './dirmeta';
 import { isLinkMode, isRegMode, S_IFMT } from './object-type';
 import { xattrsFromGValue, xattrsToGValue, type Xattr } from './xattrs';
@@ -84,16 +84,15 @@ export function fileChecksum(h: FileHeader, content?: Uint8Array): string {
  */
 export function fileHeaderBytesOfArchive(filez: Uint8Array, dataOffset: number): Buffer {
   const v = filez.subarray(8, dataOffset);
-  const k = v.length <= 0xff ? 1 : v.length <= 0xffff ? 2 : 4;
-  let targetEnd = 0;
-  for (let i = k - 1; i >= 0; i--) targetEnd = targetEnd * 256 + v[v.length - k + i];
+  const k = offsetWidthForSize(v.length);
+  const targetEnd = readOffset(v, v.length - k, k);
   const body = v.subarray(8, v.length - k);
-  const k2 = body.length + 1 <= 0xff ? 1 : body.length + 2 <= 0xffff ? 2 : 4;
+  const k2 = chooseOffsetWidth(body.length, 1);
   const out = Buffer.allocUnsafe(8 + body.length + k2);
   out.writeUInt32BE(body.length + k2, 0);
   out.writeUInt32BE(0, 4);
   out.set(body, 8);
-  for (let i = 0, x = targetEnd - 8; i < k2; i++, x = Math.floor(x / 256)) out[8 + body.length + i] = x & 0xff;
+  writeOffsets(out, 8 + body.length, [targetEnd - 8], k2);
   return out;
 }
 
@@ -136,10 +135,9 @@ export function parseFileHeader(data: Uint8Array): { header: FileHeader; content
  */
 export function plainArchiveHeader(v: Uint8Array): [bigint, number, number, number, number, string, []] | undefined {
   const n = v.length;
-  const k = n <= 0xff ? 1 : n <= 0xffff ? 2 : 4;
+  const k = offsetWidthForSize(n);
   if (n < 24 + 1 + k) return undefined;
-  let targetEnd = 0;
-  for (let i = k - 1; i >= 0; i--) targetEnd = targetEnd * 256 + v[n - k + i];
+  const targetEnd = readOffset(v, n - k, k);
   // An empty xattr array: the target ends where the framing offset starts.
   if (targetEnd !== n - k || v[targetEnd - 1] !== 0) return undefined;
   for (let i = 24; i < targetEnd - 1; i++) if (v[i] === 0 || v[i] >= 0x80) return undefined;
