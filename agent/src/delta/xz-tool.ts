@@ -85,20 +85,6 @@ export function startXzDecompress(data: Uint8Array, opts: XzToolOptions): XzJob 
   };
 }
 
-/**
- * Decompresses `data` like {@link xzDecompress}, with the `xz` program when
- * it exists and the data is large. Throws what xzDecompress throws;
- * ERR_XZ_CORRUPT when `xz` fails or its output does not match the index.
- */
-export async function xzDecompressFast(data: Uint8Array, opts: XzToolOptions): Promise<Uint8Array> {
-  const job = startXzDecompress(data, opts);
-  try {
-    return await job.read();
-  } finally {
-    job.cancel();
-  }
-}
-
 /** Opens a new file in `dir` and unlinks it at once: the descriptor is all that is left. */
 function anonymousFile(dir: string): number {
   const path = join(dir, `xz-out-${process.pid}-${randomBytes(6).toString('hex')}`);

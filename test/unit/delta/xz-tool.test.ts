@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isCanopyError } from '../../../agent/src/core/errors';
 import { xzDecompress } from '../../../agent/src/delta/xz';
-import { startXzDecompress, xzDecompressFast } from '../../../agent/src/delta/xz-tool';
+import { startXzDecompress, type XzToolOptions } from '../../../agent/src/delta/xz-tool';
 
 function xz(data: Uint8Array, args: string[] = []): Buffer {
   const r = spawnSync('xz', ['--compress', '--stdout', '--check=crc64', ...args], { input: data, maxBuffer: 1 << 30 });
@@ -25,6 +25,11 @@ function sample(): Buffer {
   const b = Buffer.alloc(3 << 20);
   for (let i = 0; i < b.length; i++) b[i] = (i * 7 + (i >> 9)) & 0xff ^ (i % 1013 === 0 ? 0x5a : 0);
   return b;
+}
+
+/** Decompresses at once; a refusal before the tool starts becomes a rejection. */
+async function xzDecompressFast(data: Uint8Array, opts: XzToolOptions): Promise<Uint8Array> {
+  return startXzDecompress(data, opts).read();
 }
 
 describe('delta/xz-tool', () => {
