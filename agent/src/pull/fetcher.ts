@@ -196,7 +196,7 @@ export class Fetcher {
     }
     sink.expect(expected);
     const start = sink.length;
-    for await (const chunk of res.body) {
+    const take = (chunk: Uint8Array): void => {
       this.bytes += chunk.length;
       if (this.opts.maxBytes !== undefined && this.bytes > this.opts.maxBytes) {
         throw new CanopyError('ERR_BUDGET_EXCEEDED', `the pull received more than ${this.opts.maxBytes} bytes (budget)`, { maxBytes: this.opts.maxBytes });
@@ -205,7 +205,9 @@ export class Fetcher {
       if (sink.length > spec.maxBytes) {
         throw new CanopyError('ERR_OBJECT_INVALID', `${spec.what} is more than the ${spec.maxBytes} bytes allowed`, { url, limit: spec.maxBytes });
       }
-    }
+    };
+    if (res.consume) await res.consume(take);
+    else for await (const chunk of res.body) take(chunk);
     if (expected !== undefined && sink.length - start !== expected) {
       throw new CanopyError('ERR_NETWORK', `GET ${url}: the body ended after ${sink.length - start} of ${expected} bytes`, { url, transient: true });
     }

@@ -24,8 +24,16 @@ export interface HttpResponse {
   readonly status: number;
   /** Header names in lower case; a repeated header is joined with ", ". */
   readonly headers: Readonly<Record<string, string | undefined>>;
-  /** The body. Iterate it once, or call {@link dump}. */
+  /** The body. Iterate it once, or call {@link consume} or {@link dump}. */
   readonly body: AsyncIterable<Uint8Array>;
+  /**
+   * Optional, in place of iterating `body`: hands each chunk to `onChunk`
+   * as it arrives and resolves at the end of the body. When `onChunk`
+   * throws, the request is aborted and the promise rejects with that
+   * error. An adapter offers it when it can do this with less work per
+   * response than an async iterator (thousands of small objects per pull).
+   */
+  consume?(onChunk: (chunk: Uint8Array) => void): Promise<void>;
   /** Discards the body (frees the connection for reuse). */
   dump(): Promise<void>;
 }

@@ -136,6 +136,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private started = false;
   private discard = false;
   private wake: (() => void) | undefined;
+  /** Set by {@link consume}: chunks go straight to it, and the end settles the promise. */
+  private consumer: { onChunk: (chunk: Uint8Array) => void; resolve: () => void; reject: (e: Error) => void } | undefined;
   private readonly onAbort = (): void => this.controller?.abort(abortedError(`GET ${this.req.url}`, this.req.signal));
 
   constructor(
@@ -154,11 +156,33 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     if (this.started) return;
     this.started = true;
-    this.resolve({ status: statusCode, headers: normalizeHeaders(headers), body: this.iterate(), dump: () => this.dump() });
+    const exchange = this;
+    let body: AsyncGenerator<Uint8Array> | undefined;
+    this.resolve({
+      status: statusCode,
+      headers: normalizeHeaders(headers),
+      // Made on first use: a response read with consume() never needs the generator.
+      get body() {
+        return (body ??= exchange.iterate());
+      },
+      consume: (onChunk) => this.consume(onChunk),
+      dump: () => this.dump(),
+    });
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.discard) return;
+    const consumer = this.consumer;
+    if (consumer) {
+      try {
+        consumer.onChunk(chunk);
+      } catch (e) {
+        this.consumer = undefined;
+        controller.abort(e as Error);
+        consumer.reject(e as Error);
+      }
+      return;
+    }
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     if (this.buffered > HIGH_WATER) controller.pause();
@@ -178,7 +202,32 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   private done(): void {
     this.req.signal?.removeEventListener('abort', this.onAbort);
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    if (consumer) {
+      if (this.failure) consumer.reject(this.failure);
+      else consumer.resolve();
+    }
     this.signal();
+  }
+
+  /** See {@link HttpResponse.consume}: what arrived already first, then each chunk from undici's callback. */
+  private consume(onChunk: (chunk: Uint8Array) => void): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      try {
+        for (const c of this.chunks) onChunk(c);
+      } catch (e) {
+        this.chunks.length = 0;
+        this.controller?.abort(e as Error);
+        return reject(e as Error);
+      }
+      this.chunks.length = 0;
+      this.buffered = 0;
+      if (this.failure) return reject(this.failure);
+      if (this.ended) return resolve();
+      this.consumer = { onChunk, resolve, reject };
+      if (this.controller?.paused) this.controller.resume();
+    });
   }
 
   private signal(): void {

@@ -108,6 +108,36 @@ describe('transport/undici-client', () => {
     }
   });
 
+  it('consume() hands over every chunk, fails with a reset body, and aborts when its callback throws', async () => {
+    const c = createUndiciClient({ env: {} });
+    try {
+      const r = await c.get({ url: `${srv.url}large` });
+      assert.ok(r.consume, 'the undici adapter offers consume()');
+      let n = 0;
+      await r.consume((chunk) => {
+        assert.ok(chunk.every((b) => b === 7));
+        n += chunk.length;
+      });
+      assert.equal(n, 3 << 20);
+
+      const limit = new Error('over the limit');
+      const big = await c.get({ url: `${srv.url}large` });
+      let seen = 0;
+      await assert.rejects(big.consume!((chunk) => {
+        seen += chunk.length;
+        if (seen > 100_000) throw limit;
+      }), (e) => e === limit);
+      assert.ok(seen < 3 << 20, 'the body stopped at the first throw');
+      assert.equal(await text(c, 'hello'), 'hello\n', 'the client is usable after an aborted body');
+
+      srv.addFault({ match: '/large', resetAfter: 1000 });
+      const reset = await c.get({ url: `${srv.url}large` });
+      await assert.rejects(reset.consume!(() => undefined), (e) => isCanopyError(e, 'ERR_NETWORK') && e.details.transient === true);
+    } finally {
+      await c.close();
+    }
+  });
+
   it('maps failures: refused and reset are transient ERR_NETWORK, a fired signal is ERR_ABORTED', async () => {
     const c = createUndiciClient({ env: {}, bodyTimeoutMs: 300 });
     try {
