@@ -11,11 +11,34 @@ export interface Run { seconds: number; maxRssKb?: number }
 
 const HAVE_TIME = existsSync('/usr/bin/time');
 
+/** What the compared tools inherit from the shell that runs a benchmark. */
+const TOOL_ENV_KEEP = ['PATH', 'HOME', 'LANG', 'TMPDIR'];
+
+/**
+ * The environment the compared tools run in: the same few variables for
+ * both, nothing else. A developer's shell can carry settings that cost one
+ * tool and not the other. NODE_EXTRA_CA_CERTS is the one met so far: Node.js
+ * parses that bundle before running any code (60 ms per start for Debian's
+ * ca-certificates.crt on the 2-core reference machine), though a pull over
+ * plain HTTP never uses it and ostree never reads it. NODE_OPTIONS, proxy
+ * variables and ostree's own variables would skew a comparison the same way.
+ */
+export function toolEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of TOOL_ENV_KEEP) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return env;
+}
+
+/** For the report: variables of this shell that {@link toolEnv} leaves out and that change what a tool does. */
+export function leftOutEnv(): string[] {
+  return Object.keys(process.env).filter((k) => /^(NODE_|OSTREE_|UV_|GIO_|G_)|_proxy$/i.test(k)).sort();
+}
+
 /** Runs argv to completion, returns wall seconds (and peak RSS when measurable). Throws on failure. */
 export function timeCommand(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
   const full = HAVE_TIME ? ['/usr/bin/time', '-f', '%M', ...argv] : argv;
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(full[0], full.slice(1), { cwd: opts.cwd, env: opts.env ?? process.env, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync(full[0], full.slice(1), { cwd: opts.cwd, env: opts.env ?? toolEnv(), encoding: 'utf8', maxBuffer: 1 << 28 });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
   const rss = HAVE_TIME ? Number(r.stderr.trim().split('\n').pop()) : undefined;
@@ -23,7 +46,7 @@ export function timeCommand(argv: string[], opts: { cwd?: string; env?: NodeJS.P
 }
 
 export function sh(argv: string[]): string {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync(argv[0], argv.slice(1), { env: toolEnv(), encoding: 'utf8', maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr}`);
   return r.stdout;
 }

@@ -23,8 +23,15 @@
  * `bare` when run as root (a real root file system has setuid files and
  * foreign owners, which bare-user-only cannot hold), else bare-user-only
  * with canonical permissions. Times are whole processes (dist/canopy.cjs,
- * so run `npm run build` first); requests and bytes are what the server
+ * so run `npm run build` first), both tools with the same minimal
+ * environment (toolEnv in lib.ts); requests and bytes are what the server
  * sent. Ratios are canopy / ostree: below 1 means canopy is faster.
+ *
+ * On ext4 without a journal, creating files is slow for about five minutes
+ * after many files were deleted nearby (the allocator skips recently freed
+ * inodes one by one: recently_deleted in perf). Both tools then spend about
+ * twice the system time; this benchmark deletes its repositories only at
+ * the end, so leave a few minutes between runs.
  */
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,7 +41,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { createServer as createNetServer } from 'node:net';
-import { fmt, makeSyntheticTree, median, rng, settle, sh } from './lib';
+import { fmt, leftOutEnv, makeSyntheticTree, median, rng, settle, sh, toolEnv } from './lib';
 
 const hasNginx = (): boolean => spawnSync('nginx', ['-v']).status === 0;
 
@@ -171,7 +178,7 @@ interface Sample { seconds: number; cpu: number; maxRssKb: number; requests: num
 /** Wall seconds (own clock), CPU seconds (user + system) and peak RSS of a whole process, via /usr/bin/time. */
 function timeProcess(argv: string[]): Omit<Sample, 'requests' | 'bytes'> {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', ...argv], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', ...argv], { env: toolEnv(), encoding: 'utf8', maxBuffer: 1 << 28 });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
   const [u, sys, rss] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
@@ -242,6 +249,8 @@ async function main(): Promise<void> {
   const startup = timeProcess([process.execPath, canopyCli, '--version']);
   console.log(`runs: ${runs}, interleaved; medians with each run in parentheses; ratio = canopy / ostree (below 1: canopy faster)`);
   console.log(`canopy start-up alone (canopy --version): ${fmt(startup.seconds)} s, included in every canopy time; machine load at the end: ${sh(['cat', '/proc/loadavg']).trim()}`);
+  const left = leftOutEnv();
+  console.log(`both tools ran with only ${Object.keys(toolEnv()).join(', ')} from this shell's environment${left.length ? `; left out: ${left.join(', ')}` : ''}`);
   rmSync(work, { recursive: true, force: true });
 }
 
