@@ -36,8 +36,14 @@ const common = {
 
 const IMPORT_META_URL = '"use strict";\nconst __canopyImportMetaUrl = require("url").pathToFileURL(__filename).href;';
 
+// The CLI bundle has its whitespace and comments minified but keeps its
+// names, so stack traces still name functions. Comments were the only
+// non-ASCII text in it (esbuild escapes it in code): without them the source
+// is ASCII, which Node.js reads into a one-byte string without decoding.
+// 4.4 MB became 2.9 MB and `canopy --version` 19 ms faster (105 -> 86 ms,
+// median of 20 starts).
 const targets = [
-  { name: 'canopy', entry: 'agent/src/bin/canopy.ts', out: 'canopy-cli.cjs' },
+  { name: 'canopy', entry: 'agent/src/bin/canopy.ts', out: 'canopy-cli.cjs', minifyWhitespace: true },
   { name: 'canopy-agent', entry: 'agent/src/bin/canopy-agent.ts', out: 'canopy-agent.cjs', banner: '#!/usr/bin/env node', minify: true },
   { name: 'lib', entry: 'agent/src/index.ts', out: 'lib/index.cjs' },
 ];
@@ -49,6 +55,7 @@ for (const t of targets) {
     entryPoints: [join(root, t.entry)],
     outfile: join(dist, t.out),
     minify: Boolean(t.minify),
+    minifyWhitespace: Boolean(t.minify || t.minifyWhitespace),
     banner: { js: t.banner ? `${t.banner}\n${IMPORT_META_URL}` : IMPORT_META_URL },
   });
   writeFileSync(join(dist, `meta-${t.name}.json`), JSON.stringify(result.metafile));

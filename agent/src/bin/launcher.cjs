@@ -2,7 +2,7 @@
 // The `canopy` command: runs the operator CLI bundle (canopy-cli.cjs, next to
 // this file) from V8's code cache when the build left one for this Node.js.
 //
-// Compiling the 4 MB bundle costs about 60 ms on every start before any work
+// Compiling the 3 MB bundle costs about 60 ms on every start before any work
 // is done; a cache made at build time (agent/build.mjs runs `--version` with
 // CANOPY_WRITE_CODE_CACHE=1) brings that down to a few. V8 refuses a cache
 // made by another Node.js or V8 version or with other flags, and the bundle
