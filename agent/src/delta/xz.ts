@@ -128,17 +128,6 @@ function parseIndex(d: Uint8Array, start: number, end: number): BlockRecord[] {
 }
 
 /**
- * Decompresses a complete `.xz` file held in memory.
- *
- * @param data the compressed bytes (one or more streams, optional padding)
- * @param opts `maxSize`: the most bytes the caller accepts
- * @returns the uncompressed bytes
- * @throws CanopyError ERR_DECOMPRESS_TOO_LARGE when the index declares more
- *   than `maxSize` bytes (checked before allocating); ERR_XZ_CORRUPT for a
- *   malformed, truncated or check-failing input; ERR_XZ_UNSUPPORTED for a
- *   filter other than LZMA2 or an unknown check type.
- */
-/**
  * Checks an xz container's structure from its end (stream footers,
  * indexes, padding) without decoding anything, and returns its streams and
  * the total uncompressed size its indexes declare. Throws ERR_XZ_CORRUPT,
@@ -176,6 +165,17 @@ export function xzDeclaredSize(data: Uint8Array, maxSize: number): number {
   return layout(data, maxSize).total;
 }
 
+/**
+ * Decompresses a complete `.xz` file held in memory.
+ *
+ * @param data the compressed bytes (one or more streams, optional padding)
+ * @param opts `maxSize`: the most bytes the caller accepts
+ * @returns the uncompressed bytes
+ * @throws CanopyError ERR_DECOMPRESS_TOO_LARGE when the index declares more
+ *   than `maxSize` bytes (checked before allocating); ERR_XZ_CORRUPT for a
+ *   malformed, truncated or check-failing input; ERR_XZ_UNSUPPORTED for a
+ *   filter other than LZMA2 or an unknown check type.
+ */
 export function xzDecompress(data: Uint8Array, opts: XzDecompressOptions): Uint8Array {
   const { streams, total } = layout(data, opts.maxSize);
   const out = new Uint8Array(total);
