@@ -118,6 +118,29 @@ export class UrlSplitter {
   }
 }
 
+/**
+ * The exchanges in flight under each abort signal, so that a signal gets
+ * one listener however many requests it covers (a pull sends thousands
+ * under one). Adding and removing an EventTarget listener per request cost
+ * more than the rest of the request's own bookkeeping here. Weak: an entry
+ * lives as long as its signal.
+ */
+const inFlight = new WeakMap<AbortSignal, Set<Exchange>>();
+
+function watch(signal: AbortSignal, x: Exchange): void {
+  let set = inFlight.get(signal);
+  if (!set) {
+    const exchanges = new Set<Exchange>();
+    set = exchanges;
+    inFlight.set(signal, exchanges);
+    signal.addEventListener('abort', () => {
+      for (const e of exchanges) e.abort();
+      exchanges.clear();
+    }, { once: true });
+  }
+  set.add(x);
+}
+
 /** Bytes buffered before the connection is paused until the reader catches up. */
 const HIGH_WATER = 1 << 20;
 
@@ -138,19 +161,23 @@ class Exchange implements Dispatcher.DispatchHandler {
   private wake: (() => void) | undefined;
   /** Set by {@link consume}: chunks go straight to it, and the end settles the promise. */
   private consumer: { onChunk: (chunk: Uint8Array) => void; resolve: () => void; reject: (e: Error) => void } | undefined;
-  private readonly onAbort = (): void => this.controller?.abort(abortedError(`GET ${this.req.url}`, this.req.signal));
 
   constructor(
     private readonly req: HttpRequest,
     private readonly resolve: (r: HttpResponse) => void,
     private readonly reject: (e: Error) => void,
   ) {
-    req.signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (req.signal) watch(req.signal, this);
+  }
+
+  /** Stops the request: its signal fired. */
+  abort(): void {
+    this.controller?.abort(abortedError(`GET ${this.req.url}`, this.req.signal));
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.req.signal?.aborted) this.onAbort();
+    if (this.req.signal?.aborted) this.abort();
   }
 
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
@@ -201,7 +228,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private done(): void {
-    this.req.signal?.removeEventListener('abort', this.onAbort);
+    if (this.req.signal) inFlight.get(this.req.signal)?.delete(this);
     const consumer = this.consumer;
     this.consumer = undefined;
     if (consumer) {

@@ -4,6 +4,7 @@
  * large body, and proxies from the environment or the remote's `proxy`.
  */
 import { strict as assert } from 'node:assert';
+import { getEventListeners } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -156,6 +157,22 @@ describe('transport/undici-client', () => {
       await assert.rejects(c.get({ url: `${srv.url}hello`, signal: ctl.signal }), (e) => isCanopyError(e, 'ERR_ABORTED'));
       await assert.rejects(c.get({ url: `${srv.url}hello`, signal: AbortSignal.abort() }), (e) => isCanopyError(e, 'ERR_ABORTED'));
     } finally {
+      await c.close();
+    }
+  });
+
+  it('one abort signal over many requests: one listener on it, and firing it stops every request in flight', async () => {
+    const c = createUndiciClient({ env: {} });
+    try {
+      const ctl = new AbortController();
+      for (let i = 0; i < 20; i++) await readBody(await c.get({ url: `${srv.url}hello`, signal: ctl.signal }), 1024, 'hello');
+      assert.equal(getEventListeners(ctl.signal, 'abort').length, 1, 'requests that ended leave no listener behind, and each does not add one');
+      srv.addFault({ match: '/hello', delayMs: 2000 });
+      const pending = [1, 2, 3].map(() => c.get({ url: `${srv.url}hello`, signal: ctl.signal }));
+      setTimeout(() => ctl.abort(), 50);
+      for (const p of pending) await assert.rejects(p, (e) => isCanopyError(e, 'ERR_ABORTED'));
+    } finally {
+      srv.clearFaults();
       await c.close();
     }
   });
