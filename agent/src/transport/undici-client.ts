@@ -72,13 +72,16 @@ export function networkError(e: unknown, url: string, signal?: AbortSignal): Can
   return new CanopyError('ERR_NETWORK', `GET ${url}: ${text}`, { url, errno: code, transient: TRANSIENT_CODES.has(code) }, { cause: e });
 }
 
+/**
+ * undici's parsed headers (a fresh object per response, names already in
+ * lower case) with repeated headers joined, in place.
+ */
 function normalizeHeaders(h: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
   for (const k in h) {
     const v = h[k];
-    out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+    if (Array.isArray(v)) h[k] = v.join(', ');
   }
-  return out;
+  return h as Record<string, string | undefined>;
 }
 
 /** A path made only of these needs no normalising: `new URL` would return it unchanged. */
@@ -358,6 +361,7 @@ export function createUndiciClient(opts: TransportOptions = {}): HttpClient {
     }
   };
   let dispatcher: Promise<Dispatcher> | undefined;
+  let ready: Dispatcher | undefined;
   const urls = new UrlSplitter();
   const userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
 
@@ -370,8 +374,7 @@ export function createUndiciClient(opts: TransportOptions = {}): HttpClient {
       } catch (e) {
         return Promise.reject(new CanopyError('ERR_INVALID_ARGUMENT', `invalid URL ${JSON.stringify(req.url)}`, { url: req.url }, { cause: e }));
       }
-      dispatcher ??= makeDispatcher();
-      return dispatcher.then((d) => new Promise<HttpResponse>((resolve, reject) => {
+      const send = (d: Dispatcher): Promise<HttpResponse> => new Promise<HttpResponse>((resolve, reject) => {
         const exchange = new Exchange(req, resolve, reject);
         d.dispatch({
           origin: target.origin,
@@ -379,7 +382,11 @@ export function createUndiciClient(opts: TransportOptions = {}): HttpClient {
           method: 'GET',
           headers: { 'user-agent': userAgent, ...req.headers },
         }, exchange);
-      }));
+      });
+      // Once the dispatcher exists, a request goes out without waiting a turn for its promise.
+      if (ready) return send(ready);
+      dispatcher ??= makeDispatcher().then((d) => (ready = d));
+      return dispatcher.then(send);
     },
     async close() {
       if (dispatcher) await (await dispatcher).close();

@@ -161,6 +161,25 @@ describe('transport/undici-client', () => {
     }
   });
 
+  it('gives header names in lower case and joins a repeated header', async () => {
+    const server = createServer((sock) => {
+      sock.once('data', () => sock.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nETag: "v1"\r\nX-Mirror: a\r\nx-mirror: b\r\nConnection: close\r\n\r\nok'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const c = createUndiciClient({ env: {} });
+    try {
+      const port = (server.address() as { port: number }).port;
+      const r = await c.get({ url: `http://127.0.0.1:${port}/x` });
+      assert.equal(r.headers.etag, '"v1"');
+      assert.equal(r.headers['content-length'], '2');
+      assert.equal(r.headers['x-mirror'], 'a, b');
+      assert.equal((await readBody(r, 16, 'x')).toString(), 'ok');
+    } finally {
+      await c.close();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('one abort signal over many requests: one listener on it, and firing it stops every request in flight', async () => {
     const c = createUndiciClient({ env: {} });
     try {
