@@ -2,7 +2,10 @@
  * Fetching a remote's summary as OSTree does: `summary.sig` first, with
  * the cached copy's validators (`If-None-Match`, `If-Modified-Since`); when
  * the signature is unchanged the cached summary is reused without asking
- * for it, else `summary` is fetched. The summary is checked with the
+ * for it, else `summary` is fetched. When there is no cached signature to
+ * compare (a remote without one, or the first pull) the summary is needed
+ * either way, and it is asked for together with `summary.sig` (with its
+ * own validators): one round trip instead of two. The summary is checked with the
  * remote's summary policy (`gpg-verify-summary`, `sign-verify-summary`)
  * and parsed (normal form, sorted refs); a cached copy that fails is
  * fetched again once without validators.
@@ -114,11 +117,24 @@ const policyOn = (s: TrustSettings): boolean => s.gpgVerify === true || s.signVe
 export async function fetchSummary(repo: Repo, remote: string, fetcher: Fetcher, settings: TrustSettings): Promise<SummaryFetch | undefined> {
   const cache = readCache(repo, remote);
   let usedCache = false;
+  const fetchBody = (headers: Record<string, string> | undefined): ReturnType<Fetcher['fetch']> => fetcher.fetch({
+    base: 'url', path: 'summary', what: `summary of remote ${remote}`, optional: true, maxBytes: Limits.maxMetadataSize, headers,
+  });
   const attempt = async (useCache: boolean): Promise<SummaryFetch & { cached: boolean; validators: { summary?: Validator; sig?: Validator } } | undefined> => {
-    const sigRes = await fetcher.fetch({
+    const sigP = fetcher.fetch({
       base: 'url', path: 'summary.sig', what: `summary.sig of remote ${remote}`, optional: true,
       maxBytes: MAX_DETACHED_METADATA_SIZE, headers: useCache ? conditional(cache.sig) : undefined,
     });
+    const early = !useCache || cache.summary === undefined || cache.sig === undefined;
+    const summaryP = early ? fetchBody(useCache ? conditional(cache.summary) : undefined) : undefined;
+    summaryP?.catch(() => undefined);
+    let sigRes: Awaited<typeof sigP>;
+    try {
+      sigRes = await sigP;
+    } catch (e) {
+      await summaryP?.catch(() => undefined);
+      throw e;
+    }
     let sig: Buffer | undefined;
     let sigValidator: Validator | undefined;
     let cached = false;
@@ -133,15 +149,12 @@ export async function fetchSummary(repo: Repo, remote: string, fetcher: Fetcher,
     let bytes: Buffer;
     let sumValidator: Validator | undefined;
     let fromCache = false;
-    if (useCache && sig && cache.sig && cache.summary && sig.equals(cache.sig.bytes)) {
+    if (!summaryP && sig && cache.sig && cache.summary && sig.equals(cache.sig.bytes)) {
       bytes = cache.summary.bytes;
       sumValidator = cache.summary.validator;
       fromCache = true;
     } else {
-      const res = await fetcher.fetch({
-        base: 'url', path: 'summary', what: `summary of remote ${remote}`, optional: true,
-        maxBytes: Limits.maxMetadataSize, headers: useCache && !sig ? conditional(cache.summary) : undefined,
-      });
+      const res = await (summaryP ?? fetchBody(!sig ? conditional(cache.summary) : undefined));
       if (!res) return undefined;
       if (res.status === 304 && cache.summary) {
         bytes = cache.summary.bytes;

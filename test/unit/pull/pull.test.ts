@@ -39,7 +39,7 @@ describe('pull (objects over HTTP and file://)', function () {
     assert.deepEqual(r.refs, [{ ref: 'main', commit: s.v2, previous: undefined, changed: true }]);
     assert.equal(r.verified, false, 'the remote has verification off');
     const paths = srv.log.map((l) => l.path);
-    assert.deepEqual(paths.slice(0, 2), ['/summary.sig', '/summary'], 'summary.sig first, as ostree');
+    assert.deepEqual(paths.slice(0, 2).sort(), ['/summary', '/summary.sig'], 'the summary and its signature first, as ostree');
     assert.ok(paths.includes(`/objects/${s.v2.slice(0, 2)}/${s.v2.slice(2)}.commitmeta`));
     assert.equal(r.requests, srv.log.length);
     assert.equal(r.bytesTransferred, srv.bytesSent());
@@ -70,7 +70,7 @@ describe('pull (objects over HTTP and file://)', function () {
     const again = await pull(c, 'origin', ['main']);
     assert.equal(again.refs[0].changed, false);
     assert.equal(again.contentFetched + again.metadataFetched, 0);
-    assert.deepEqual(srv.log.map((l) => `${l.path} ${l.status}`).slice(0, 1), ['/summary.sig 404']);
+    assert.deepEqual(srv.log.map((l) => `${l.path} ${l.status}`).slice(0, 2).sort(), ['/summary 304', '/summary.sig 404'], 'no signature to compare: the cached summary is revalidated');
     assert.ok(srv.log.every((l) => !l.path.endsWith('.filez') && !l.path.endsWith('.dirtree')), 'nothing of the tree again');
     await assertHealthy(c);
   });
@@ -123,6 +123,16 @@ describe('pull (objects over HTTP and file://)', function () {
     assert.ok(srv.log.some((l) => l.path === '/refs/heads/main' && l.status === 200));
     srv.resetLog();
     await assert.rejects(pull(c, 'origin', ['nope']), (e) => isCanopyError(e, 'ERR_REF_NOT_FOUND'));
+  });
+
+  it('asks for summary.sig and summary at once when there is no cached signature to compare', async () => {
+    const c = makeClient(s.dir, srv.url);
+    srv.addFault({ match: '/summary.sig', delayMs: 300 });
+    srv.resetLog();
+    await pull(c, 'origin', ['main']);
+    const order = srv.log.map((l) => l.path).filter((p) => p === '/summary' || p === '/summary.sig');
+    assert.deepEqual(order, ['/summary', '/summary.sig'], 'the summary was answered while its signature was still delayed');
+    assert.equal(originRef(c), s.v2);
   });
 
   it('caches the summary: unchanged summary.sig means no summary download; a changed summary is fetched', async () => {
