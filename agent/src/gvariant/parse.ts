@@ -16,6 +16,7 @@ export interface ParseOptions {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const latin1 = new TextDecoder('latin1');
 
 /** Parses normal-form serialized data of type `type`. */
 export function parse(type: string | GType, data: Uint8Array, opts: ParseOptions = {}): GValue {
@@ -70,6 +71,7 @@ function read(t: GType, d: Uint8Array, start: number, end: number, depth: number
 }
 
 function readBasic(t: GType & { kind: 'basic' }, d: Uint8Array, start: number, end: number): GValue {
+  if (t.code === 's' || t.code === 'o' || t.code === 'g') return readString(t, d, start, end);
   const b = Buffer.from(d.buffer, d.byteOffset + start, end - start);
   switch (t.code) {
     case 'y': return b[0];
@@ -82,17 +84,30 @@ function readBasic(t: GType & { kind: 'basic' }, d: Uint8Array, start: number, e
     case 'u': return b.readUInt32LE(0);
     case 'x': return b.readBigInt64LE(0);
     case 't': return b.readBigUInt64LE(0);
-    case 'd': return b.readDoubleLE(0);
-    default: {
-      if (b.length === 0 || b[b.length - 1] !== 0) throw notNormal(t, 'string is not NUL-terminated', end);
-      const nul = b.indexOf(0);
-      if (nul !== b.length - 1) throw notNormal(t, 'string contains NUL', start + nul);
-      try {
-        return utf8.decode(b.subarray(0, b.length - 1));
-      } catch {
-        throw notNormal(t, 'string is not valid UTF-8', start);
-      }
-    }
+    default: return b.readDoubleLE(0);
+  }
+}
+
+/**
+ * A string (`s`, `o`, `g`): NUL-terminated, no other NUL, valid UTF-8.
+ * Names in OSTree metadata are nearly always ASCII, which decodes the same
+ * as latin1 without the UTF-8 decoder's per-call cost; anything else goes
+ * through the strict decoder.
+ */
+function readString(t: GType, d: Uint8Array, start: number, end: number): string {
+  if (end === start || d[end - 1] !== 0) throw notNormal(t, 'string is not NUL-terminated', end);
+  const last = end - 1;
+  let ascii = true;
+  for (let i = start; i < last; i++) {
+    const c = d[i];
+    if (c === 0) throw notNormal(t, 'string contains NUL', i);
+    if (c >= 0x80) ascii = false;
+  }
+  if (ascii) return latin1.decode(d.subarray(start, last));
+  try {
+    return utf8.decode(d.subarray(start, last));
+  } catch {
+    throw notNormal(t, 'string is not valid UTF-8', start);
   }
 }
 

@@ -41,11 +41,20 @@ describe('gvariant codec', () => {
     assert.throws(() => parse(type, Buffer.from(bytes)), (e: unknown) => isCanopyError(e) && e.code === code);
   };
 
+  it('decodes strings: ASCII, UTF-8, empty', () => {
+    assert.equal(parse('s', Buffer.from('usr\0')), 'usr');
+    assert.equal(parse('s', Buffer.from('caf\u00e9 \u{1F332}\0')), 'caf\u00e9 \u{1F332}');
+    assert.equal(parse('s', Buffer.from([0])), '');
+    assert.deepEqual(parse('as', serialize('as', ['a', '\u00fc', ''])), ['a', '\u00fc', '']);
+  });
+
   it('refuses non-normal input', () => {
     refuses('b', [2]); // boolean not 0/1
     refuses('s', [0x61]); // no NUL
     refuses('s', [0x61, 0, 0x62, 0]); // inner NUL
     refuses('s', [0xff, 0]); // not UTF-8
+    refuses('s', [0x61, 0xc3, 0]); // a cut UTF-8 sequence after ASCII
+    refuses('s', []); // not even the NUL of the empty string
     refuses('u', [1, 2, 3]); // wrong fixed size
     refuses('(yu)', [1, 1, 0, 0, 5, 0, 0, 0]); // non-zero padding
     refuses('au', [1, 0, 0, 0, 2]); // not a multiple of the element size
