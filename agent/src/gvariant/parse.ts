@@ -16,7 +16,6 @@ export interface ParseOptions {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const latin1 = new TextDecoder('latin1');
 
 /** Parses normal-form serialized data of type `type`. */
 export function parse(type: string | GType, data: Uint8Array, opts: ParseOptions = {}): GValue {
@@ -103,7 +102,7 @@ function readString(t: GType, d: Uint8Array, start: number, end: number): string
     if (c === 0) throw notNormal(t, 'string contains NUL', i);
     if (c >= 0x80) ascii = false;
   }
-  if (ascii) return latin1.decode(d.subarray(start, last));
+  if (ascii) return Buffer.from(d.buffer, d.byteOffset + start, last - start).toString('latin1');
   try {
     return utf8.decode(d.subarray(start, last));
   } catch {
