@@ -198,6 +198,7 @@ export async function applyDeltaParts(repo: Repo, delta: OpenedDelta, opts: Appl
       let taken: Promise<Started> | undefined = take(i);
       prefetch(i);
       let started: Started | undefined = await taken;
+      // A settled promise keeps its value: dropped, so that the compressed file can go below.
       taken = undefined;
       result.bytesRead += started.file.length;
       const bytes = await withPart(i, () => started!.unwrap.read());

@@ -11,8 +11,9 @@
  * Jobs go out in batches (a message per object would cost more than the
  * work for small ones): while a worker has room, whatever arrived during one
  * turn of the event loop is sent when the loop next goes idle; while all
- * are busy, jobs gather until one reports back; a full batch goes at once. Each job's bytes are copied once, when it is queued, into
- * the batch's buffer, which is then transferred to the worker, not cloned.
+ * are busy, jobs gather until one reports back; a full batch goes at once.
+ * Each job's bytes are copied once, when it is queued, into the batch's
+ * buffer, which is then transferred to the worker, not cloned.
  * A pull also has its symbolic links made and its metadata objects written
  * here, so its main thread only speaks HTTP and walks trees.
  *
