@@ -24,10 +24,19 @@
  * moved, and nothing reaches `objects/` unflushed. This is safe because a
  * commit stays marked partial (`state/<c>.commitpartial`) until its whole
  * tree is stored, and refs move only at the very end.
+ *
+ * A pull that finishes cleanly leaves its emptied scratch tree (the spool
+ * directory and one directory per leading byte) in `tmp/` as
+ * {@link SPARE_STAGING}, and the next pull renames it into place instead
+ * of making its own. Removing those 258 directories costs more than the
+ * rest of the pull's cleanup (about 25 ms of a 1.2 s update here, on a file
+ * system mounted with `discard`); `ostree` keeps its staging directories
+ * for the same reason. The rename is atomic, so two pulls never share
+ * one; anything other than an emptied tree is removed, never parked.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { chmod, chown, lchown, open, readdir, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -44,6 +53,27 @@ const deflateRawAsync = promisify(deflateRaw);
 
 /** Bytes of fetched objects that may wait for a store worker before fetching pauses. */
 const MAX_STORE_BACKLOG = 8 << 20;
+
+/** The emptied scratch tree a finished pull leaves in `tmp/` for the next one (not a `staging-` name: cleanStaleStaging keeps it). */
+export const SPARE_STAGING = 'pull-staging-spare';
+
+/**
+ * Renames the spare scratch tree to `scratch` when there is one, this user
+ * owns it, and it has the expected shape. False means the caller makes its
+ * own.
+ */
+function claimSpare(spare: string, scratch: string): boolean {
+  try {
+    const st = lstatSync(spare);
+    if (!st.isDirectory() || st.uid !== process.getuid?.()) return false;
+    renameSync(spare, scratch);
+  } catch {
+    return false;
+  }
+  if (existsSync(join(scratch, 'spool')) && existsSync(join(scratch, 'objects'))) return true;
+  rmSync(scratch, { recursive: true, force: true });
+  return false;
+}
 
 /** Runs `sync -f PATH` (syncfs) without blocking; falls back to fsync of each file. */
 function syncFs(path: string, files: readonly string[]): Promise<void> {
@@ -133,8 +163,10 @@ export class PullWriter implements PullObjectWriter {
     this.spoolDir = join(this.scratch, 'spool');
     this.objectsDir = join(this.scratch, 'objects');
     try {
-      mkdirSync(this.spoolDir, { recursive: true });
-      mkdirSync(this.objectsDir);
+      if (!claimSpare(join(repo.tmpDir, SPARE_STAGING), this.scratch)) {
+        mkdirSync(this.spoolDir, { recursive: true });
+        mkdirSync(this.objectsDir);
+      }
     } catch (e) {
       throw ioError(e, 'create pull scratch directory', this.scratch);
     }
@@ -419,7 +451,7 @@ export class PullWriter implements PullObjectWriter {
     await this.running;
     if (this.failure) throw this.failure;
     await this.checkpoint(true);
-    this.close();
+    this.close(true);
   }
 
   /** Drops what is staged but not yet checkpointed (after any running checkpoint). */
@@ -429,11 +461,24 @@ export class PullWriter implements PullObjectWriter {
     this.close();
   }
 
-  private close(): void {
+  /** Ends the writer; `clean` (after a successful finish) parks the emptied scratch tree as the spare instead of removing it. */
+  private close(clean = false): void {
     if (this.closed) return;
     this.closed = true;
     void this.pool?.close();
+    if (clean && this.staged.size === 0 && this.inflight.size === 0 && this.park()) return;
     this.staged.clear();
     rmSync(this.scratch, { recursive: true, force: true });
+  }
+
+  /** Renames the scratch tree to the spare when its spool is empty and no spare exists yet. */
+  private park(): boolean {
+    try {
+      if (readdirSync(this.spoolDir).length > 0) return false;
+      renameSync(this.scratch, join(this.repo.tmpDir, SPARE_STAGING));
+      return true;
+    } catch {
+      return false;
+    }
   }
 }

@@ -13,7 +13,7 @@ import { deflateRawSync } from 'node:zlib';
 import { sha256Hex } from '../../../agent/src/core/bytes';
 import { isCanopyError } from '../../../agent/src/core/errors';
 import { archiveHeaderBytes, fileChecksum, ObjectType, parseArchiveHeader, serializeDirMeta, type FileHeader } from '../../../agent/src/objects/index';
-import { PullWriter } from '../../../agent/src/pull/pull-writer';
+import { PullWriter, SPARE_STAGING } from '../../../agent/src/pull/pull-writer';
 import { readXattrsOf, Repo } from '../../../agent/src/repo/index';
 
 const hasSetfattr = spawnSync('setfattr', ['--version']).status === 0;
@@ -141,6 +141,57 @@ describe('pull/pull-writer', () => {
     await w2.writeMetadata(ObjectType.DIR_META, mc, meta);
     await w2.abort();
     assert.equal(r.hasObject(mc, ObjectType.DIR_META), false, 'abort drops what was not checkpointed');
+  });
+
+  it('a finished pull parks its emptied scratch tree and the next takes it over; an aborted one, or a leftover in the spool, is not parked', async () => {
+    const r = repo('bare-user-only');
+    const tmp = join(r.path, 'tmp');
+    const spare = join(tmp, SPARE_STAGING);
+    const meta = (mode: number): [string, Buffer] => {
+      const b = serializeDirMeta({ uid: 0, gid: 0, mode, xattrs: [] });
+      return [sha256Hex(b), b];
+    };
+    const [c1, m1] = meta(0o40700);
+    const w1 = new PullWriter(r, 60_000);
+    await w1.writeMetadata(ObjectType.DIR_META, c1, m1);
+    await w1.finish();
+    assert.deepEqual(readdirSync(tmp).filter((x) => x.startsWith('staging-')), []);
+    assert.deepEqual(readdirSync(join(spare, 'objects')), [c1.slice(0, 2)], 'parked with its (empty) prefix directory');
+    assert.deepEqual(readdirSync(join(spare, 'objects', c1.slice(0, 2))), []);
+
+    const [c2, m2] = meta(0o40755);
+    const w2 = new PullWriter(r, 60_000);
+    assert.equal(existsSync(spare), false, 'taken over by the next writer');
+    assert.equal(existsSync(join(w2.scratch, 'objects', c1.slice(0, 2))), true);
+    await w2.writeMetadata(ObjectType.DIR_META, c2, m2);
+    // A second writer at the same time finds no spare and makes its own tree.
+    const w3 = new PullWriter(r, 60_000);
+    assert.deepEqual(readdirSync(join(w3.scratch, 'objects')), []);
+    await w2.finish();
+    await w3.finish();
+    assert.equal(r.hasObject(c2, ObjectType.DIR_META), true);
+    assert.deepEqual(readdirSync(tmp).filter((x) => x.startsWith('staging-')), [], 'the second finisher removes its tree: one spare at most');
+    assert.equal(existsSync(spare), true);
+
+    // Aborted: staged objects are dropped with the tree, and the spare it took is gone.
+    const [c3, m3] = meta(0o40711);
+    const w4 = new PullWriter(r, 60_000);
+    await w4.writeMetadata(ObjectType.DIR_META, c3, m3);
+    await w4.abort();
+    assert.deepEqual(readdirSync(tmp).filter((x) => x.startsWith('staging-') || x === SPARE_STAGING), []);
+    assert.equal(r.hasObject(c3, ObjectType.DIR_META), false);
+
+    // Something left in the spool is not parked; a spare of the wrong shape is removed, not used.
+    const w5 = new PullWriter(r, 60_000);
+    writeFileSync(join(w5.spoolDir, 'left.part'), 'x');
+    await w5.finish();
+    assert.equal(existsSync(spare), false);
+    mkdirSync(spare);
+    const w6 = new PullWriter(r, 60_000);
+    assert.equal(existsSync(spare), false);
+    assert.equal(existsSync(w6.spoolDir), true);
+    await w6.finish();
+    assert.equal(existsSync(join(spare, 'spool')), true);
   });
 
   it('with a store worker: a bad object fails finish() with its code; good ones reach objects/', async () => {
