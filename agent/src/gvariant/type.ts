@@ -103,8 +103,8 @@ export function offsetWidthForSize(size: number): number {
 /** The framing offset width a writer must choose for `body` bytes and `count` offsets. */
 export function chooseOffsetWidth(body: number, count: number): number {
   if (count === 0) return 0;
-  for (const w of [1, 2, 4]) {
-    if (body + w * count <= 2 ** (8 * w) - 1) return w;
-  }
+  if (body + count <= 0xff) return 1;
+  if (body + 2 * count <= 0xffff) return 2;
+  if (body + 4 * count <= 0xffffffff) return 4;
   return 8;
 }

@@ -96,19 +96,25 @@ export function fileHeaderBytesOfArchive(filez: Uint8Array, dataOffset: number):
   return out;
 }
 
-function unframe(data: Uint8Array, what: string): { variant: Uint8Array; end: number } {
+/** Checks the framing of a header (BE u32 length, 4 zero bytes) and returns where the header ends. */
+function frameEnd(data: Uint8Array, what: string): number {
   if (data.length < 8) throw new CanopyError('ERR_OBJECT_INVALID', `${what} is truncated (${data.length} bytes)`);
-  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const len = b.readUInt32BE(0);
+  const len = be32(data, 0);
   if (len > Limits.maxFileHeaderSize) throw new CanopyError('ERR_OBJECT_INVALID', `${what} declares a header of ${len} bytes`, { length: len });
-  if (b.readUInt32BE(4) !== 0) throw new CanopyError('ERR_OBJECT_INVALID', `${what} has non-zero header padding`);
+  if ((data[4] | data[5] | data[6] | data[7]) !== 0) throw new CanopyError('ERR_OBJECT_INVALID', `${what} has non-zero header padding`);
   if (8 + len > data.length) throw new CanopyError('ERR_OBJECT_INVALID', `${what} is truncated inside its header`, { length: len });
-  return { variant: data.subarray(8, 8 + len), end: 8 + len };
+  return 8 + len;
 }
 
-function toHeader(uid: number, gid: number, mode: number, rdev: number, target: string, xattrs: unknown, what: string): FileHeader {
+/** The big-endian uint32 at `pos`. */
+function be32(d: Uint8Array, pos: number): number {
+  return d[pos] * 0x1000000 + ((d[pos + 1] << 16) | (d[pos + 2] << 8) | d[pos + 3]);
+}
+
+/** A header from values already byte-swapped (OSTree stores them big-endian); checks rdev and the mode/target pairing. */
+function toHeader(uid: number, gid: number, mode: number, rdev: number, target: string, xattrs: readonly Xattr[], what: string): FileHeader {
   if (rdev !== 0) throw new CanopyError('ERR_OBJECT_INVALID', `${what} has a non-zero rdev`);
-  const h: FileHeader = { uid: bswap32(uid), gid: bswap32(gid), mode: bswap32(mode), symlinkTarget: target, xattrs: xattrsFromGValue(xattrs as never, what) };
+  const h: FileHeader = { uid, gid, mode, symlinkTarget: target, xattrs };
   checkHeader(h);
   return h;
 }
@@ -118,44 +124,75 @@ function toHeader(uid: number, gid: number, mode: number, rdev: number, target: 
  * the content begins. Throws ERR_OBJECT_INVALID or ERR_FILE_TYPE.
  */
 export function parseFileHeader(data: Uint8Array): { header: FileHeader; contentOffset: number } {
-  const { variant, end } = unframe(data, 'file header');
-  const [uid, gid, mode, rdev, target, xattrs] = parse(HEADER_TYPE, variant) as [number, number, number, number, string, unknown];
-  return { header: toHeader(uid, gid, mode, rdev, target, xattrs, 'file header'), contentOffset: end };
+  const end = frameEnd(data, 'file header');
+  const [uid, gid, mode, rdev, target, xattrs] = parse(HEADER_TYPE, data.subarray(8, end)) as [number, number, number, number, string, unknown];
+  const header = toHeader(bswap32(uid), bswap32(gid), bswap32(mode), rdev, target, xattrsFromGValue(xattrs as never, 'file header'), 'file header');
+  return { header, contentOffset: end };
 }
 
 /**
  * The common archive header, read without the general GVariant parser (a
- * pull reads thousands): no xattrs and an ASCII symlink target. Returns the
- * values `parse(ARCHIVE_TYPE, v)` gives for such a header in normal form,
- * or undefined for anything else, which the general parser then reads or
- * refuses. The layout: the size and four uint32s fixed at 0..24, the
- * NUL-terminated target from 24, the xattr array (empty here) after it, and
- * one framing offset, the target's end, in the last 1, 2 or 4 bytes.
- * Exported for the test that holds it to the general parser.
+ * pull reads thousands): no xattrs and an ASCII symlink target. The layout:
+ * the size and four uint32s fixed at 0..24, the NUL-terminated target from
+ * 24, the xattr array (empty here) after it, and one framing offset, the
+ * target's end, in the last 1, 2 or 4 bytes. Returns where the target's NUL
+ * is, or -1 for any other header, which the general parser then reads or
+ * refuses.
  */
-export function plainArchiveHeader(v: Uint8Array): [bigint, number, number, number, number, string, []] | undefined {
+function plainTargetNul(v: Uint8Array): number {
   const n = v.length;
   const k = offsetWidthForSize(n);
-  if (n < 24 + 1 + k) return undefined;
+  if (n < 24 + 1 + k) return -1;
   const targetEnd = readOffset(v, n - k, k);
   // An empty xattr array: the target ends where the framing offset starts.
-  if (targetEnd !== n - k || v[targetEnd - 1] !== 0) return undefined;
-  for (let i = 24; i < targetEnd - 1; i++) if (v[i] === 0 || v[i] >= 0x80) return undefined;
-  const b = Buffer.from(v.buffer, v.byteOffset, n);
-  // GVariant is little-endian; OSTree stores these values big-endian, and parseArchiveHeader swaps them back.
-  return [b.readBigUInt64LE(0), b.readUInt32LE(8), b.readUInt32LE(12), b.readUInt32LE(16), b.readUInt32LE(20), b.toString('latin1', 24, targetEnd - 1), []];
+  if (targetEnd !== n - k || v[targetEnd - 1] !== 0) return -1;
+  for (let i = 24; i < targetEnd - 1; i++) if (v[i] === 0 || v[i] >= 0x80) return -1;
+  return targetEnd - 1;
 }
+
+/**
+ * What `parse(ARCHIVE_TYPE, v)` gives for a header that {@link plainTargetNul}
+ * accepts, or undefined. Exported for the test that holds the fast path to
+ * the general parser.
+ */
+export function plainArchiveHeader(v: Uint8Array): [bigint, number, number, number, number, string, []] | undefined {
+  const nul = plainTargetNul(v);
+  if (nul < 0) return undefined;
+  const b = Buffer.from(v.buffer, v.byteOffset, v.length);
+  return [b.readBigUInt64LE(0), b.readUInt32LE(8), b.readUInt32LE(12), b.readUInt32LE(16), b.readUInt32LE(20), b.toString('latin1', 24, nul), []];
+}
+
+const MAX_SIZE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * Parses the header of a `.filez` object. Returns the header with the
  * uncompressed size and where the DEFLATE data begins.
  */
 export function parseArchiveHeader(data: Uint8Array): { header: ArchiveFileHeader; dataOffset: number } {
-  const { variant, end } = unframe(data, 'archive file header');
-  const [size, uid, gid, mode, rdev, target, xattrs] = plainArchiveHeader(variant) ?? parse(ARCHIVE_TYPE, variant) as [bigint, number, number, number, number, string, unknown];
-  const sz = bswap64(size);
-  if (sz > BigInt(Number.MAX_SAFE_INTEGER)) throw new CanopyError('ERR_OBJECT_INVALID', 'archive file size out of range');
-  const header = toHeader(uid, gid, mode, rdev, target, xattrs, 'archive file header');
-  if (isLinkMode(header.mode) && sz !== 0n) throw new CanopyError('ERR_OBJECT_INVALID', 'symlink object with content');
-  return { header: { ...header, size: Number(sz) }, dataOffset: end };
+  const what = 'archive file header';
+  const end = frameEnd(data, what);
+  const v = data.subarray(8, end);
+  const nul = plainTargetNul(v);
+  let size: number;
+  let h: FileHeader;
+  if (nul >= 0) {
+    // The values are big-endian inside little-endian GVariant: read them as such, no swapping.
+    const hi = be32(v, 0);
+    if (hi > 0x1fffff) throw new CanopyError('ERR_OBJECT_INVALID', 'archive file size out of range');
+    size = hi * 0x100000000 + be32(v, 4);
+    h = toHeader(be32(v, 8), be32(v, 12), be32(v, 16), be32(v, 20), latin1(v, 24, nul), [], what);
+  } else {
+    const [sz, uid, gid, mode, rdev, target, xattrs] = parse(ARCHIVE_TYPE, v) as [bigint, number, number, number, number, string, unknown];
+    const swapped = bswap64(sz);
+    if (swapped > MAX_SIZE) throw new CanopyError('ERR_OBJECT_INVALID', 'archive file size out of range');
+    size = Number(swapped);
+    h = toHeader(bswap32(uid), bswap32(gid), bswap32(mode), rdev, target, xattrsFromGValue(xattrs as never, what), what);
+  }
+  if (isLinkMode(h.mode) && size !== 0) throw new CanopyError('ERR_OBJECT_INVALID', 'symlink object with content');
+  return { header: { uid: h.uid, gid: h.gid, mode: h.mode, symlinkTarget: h.symlinkTarget, xattrs: h.xattrs, size }, dataOffset: end };
+}
+
+/** Bytes `from..to` of `v` as a latin1 (here: ASCII) string. */
+function latin1(v: Uint8Array, from: number, to: number): string {
+  return Buffer.from(v.buffer, v.byteOffset + from, to - from).toString('latin1');
 }

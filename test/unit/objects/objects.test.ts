@@ -76,8 +76,39 @@ describe('objects', () => {
       if (got === undefined) return;
       fast++;
       assert.deepEqual(parse('(tuuuusa(ayay))', v), got);
+      // parseArchiveHeader reads such a header without the parser: its values are OSTree's big-endian ones.
+      const framed = Buffer.concat([Buffer.from([v.length >>> 24, (v.length >>> 16) & 0xff, (v.length >>> 8) & 0xff, v.length & 0xff, 0, 0, 0, 0]), v]);
+      let parsed: ReturnType<typeof parseArchiveHeader>;
+      try {
+        parsed = parseArchiveHeader(framed);
+      } catch (e) {
+        assert.ok(isCanopyError(e), String(e));
+        return;
+      }
+      assert.deepEqual(parsed, {
+        header: { uid: v.readUInt32BE(8), gid: v.readUInt32BE(12), mode: v.readUInt32BE(16), symlinkTarget: got[5], xattrs: [], size: Number(v.readBigUInt64BE(0)) },
+        dataOffset: framed.length,
+      });
     }), { numRuns: 2000 });
     assert.ok(fast > 300, `the fast path ran ${fast} times`);
+  });
+
+  it('archive headers round-trip on both reading paths, with sizes up to 2^53 - 1 and ids above 2^31', () => {
+    const header = fc.record({
+      uid: fc.nat(0xffffffff), gid: fc.nat(0xffffffff), perm: fc.nat(0o7777), link: fc.boolean(), size: fc.maxSafeNat(),
+      target: fc.string({ unit: fc.constantFrom('a', '/', '\u00e9'), minLength: 1, maxLength: 40 }), xattr: fc.boolean(),
+    });
+    fc.assert(fc.property(header, (g) => {
+      const h = { uid: g.uid, gid: g.gid, mode: g.link ? 0o120777 : 0o100000 | g.perm, symlinkTarget: g.link ? g.target : '', xattrs: g.xattr ? [{ name: 'user.a', value: Buffer.from('1') }] : [] };
+      const size = g.link ? 0 : g.size;
+      const bytes = archiveHeaderBytes(h, size);
+      assert.deepEqual(parseArchiveHeader(bytes).header, { ...h, size });
+    }), { numRuns: 500 });
+    for (const xattrs of [[], [{ name: 'user.a', value: Buffer.from('1') }]]) {
+      const h = { uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs };
+      assert.equal(parseArchiveHeader(archiveHeaderBytes(h, 2 ** 53 - 1)).header.size, 2 ** 53 - 1);
+      assert.throws(() => parseArchiveHeader(archiveHeaderBytes(h, 2 ** 53)), /size out of range/);
+    }
   });
 
   it('xattrs are stored sorted with NUL-terminated names', () => {
