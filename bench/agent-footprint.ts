@@ -17,15 +17,14 @@
  * mosquitto and ostree. Goals: bundle < 2 MB, idle RSS < 60 MB, peak < 150 MB.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startMosquitto } from '../test/helpers/mosquitto';
 import { AGENT_BUNDLE, SimDevice, ensureAgentBuilt } from '../test/helpers/sim-device';
 import { SimFleet } from '../test/helpers/sim-repo';
 import { removeScratch } from '../test/helpers/sysroot-fixture';
-import { sh } from './lib';
+import { sh, workDir } from './lib';
 
 const { values } = parseArgs({ options: { tree: { type: 'string' }, base: { type: 'string' }, delta: { type: 'boolean' }, 'idle-only': { type: 'boolean' }, settle: { type: 'string' }, work: { type: 'string' } } });
 if (!values.tree) throw new Error('usage: bench/agent-footprint.ts --tree DIR [--base DIR] [--delta] [--idle-only] [--settle S] [--work DIR]');
@@ -78,7 +77,7 @@ function bootable(work: string, name: string, src: string | undefined): string {
 
 async function main(): Promise<void> {
   ensureAgentBuilt();
-  const work = mkdtempSync(join(values.work ?? tmpdir(), 'canopy-agent-footprint-'));
+  const work = workDir(values.work, 'canopy-agent-footprint-');
   const broker = await startMosquitto();
   const fleet = await SimFleet.create(join(work, 'fleet'));
   let device: SimDevice | undefined;

@@ -22,12 +22,11 @@
  * is faster or smaller.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSuperblock } from '../agent/src/delta/index';
-import { fmt, makeSyntheticTree, median, rng, settle, sh, timeCommand, type Run } from './lib';
+import { fmt, makeSyntheticTree, median, rng, settle, sh, timeCommand, workDir, type Run } from './lib';
 
 const { values } = parseArgs({
   options: {
@@ -48,7 +47,7 @@ const mode = values.mode!;
 if (mode !== 'bare' && mode !== 'bare-user-only') throw new Error('--mode is bare or bare-user-only');
 if (mode === 'bare' && process.getuid?.() !== 0) throw new Error('--mode bare needs root');
 const runs = Number(values.runs);
-const work = mkdtempSync(join(values.work ?? tmpdir(), 'canopy-delta-bench-'));
+const work = workDir(values.work, 'canopy-delta-bench-');
 
 /** v2 = v1 with a fifth of the files edited in place, some grown, and new files. */
 function makeSyntheticUpdate(v1: string, v2: string): void {

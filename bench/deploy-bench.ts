@@ -16,11 +16,10 @@
  * `npm run build`. Prints medians with every run and the ratio canopy / ostree.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fmt, makeSyntheticTree, median, rng, settle, sh, timeCommand, type Run } from './lib';
+import { fmt, makeSyntheticTree, median, rng, settle, sh, timeCommand, workDir, type Run } from './lib';
 
 const { values } = parseArgs({
   options: {
@@ -35,7 +34,7 @@ const { values } = parseArgs({
 const agentCli = resolve('dist/canopy-agent.cjs');
 if (!existsSync(agentCli)) throw new Error('run `npm run build` first');
 if (process.getuid?.() !== 0) throw new Error('ostree admin deploy needs root');
-const work = mkdtempSync(join(values.work ?? tmpdir(), 'canopy-deploy-bench-'));
+const work = workDir(values.work, 'canopy-deploy-bench-');
 const runs = Number(values.runs);
 
 function randomFile(path: string, size: number, seed: number): void {

@@ -4,7 +4,8 @@
  * ratios, and a deterministic synthetic tree.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface Run { seconds: number; maxRssKb?: number }
@@ -13,6 +14,13 @@ const HAVE_TIME = existsSync('/usr/bin/time');
 
 /** What the compared tools inherit from the shell that runs a benchmark. */
 const TOOL_ENV_KEEP = ['PATH', 'HOME', 'LANG', 'TMPDIR'];
+
+/** A fresh directory for one benchmark run inside `--work` (made when missing) or the system's temporary directory. */
+export function workDir(parent: string | undefined, prefix: string): string {
+  const base = parent ?? tmpdir();
+  mkdirSync(base, { recursive: true });
+  return mkdtempSync(join(base, prefix));
+}
 
 /**
  * The environment the compared tools run in: the same few variables for

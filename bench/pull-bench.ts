@@ -34,14 +34,13 @@
  * the end, so leave a few minutes between runs.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { createServer as createNetServer } from 'node:net';
-import { fmt, leftOutEnv, makeSyntheticTree, median, rng, settle, sh, toolEnv } from './lib';
+import { fmt, leftOutEnv, makeSyntheticTree, median, rng, settle, sh, toolEnv, workDir } from './lib';
 
 const hasNginx = (): boolean => spawnSync('nginx', ['-v']).status === 0;
 
@@ -66,7 +65,7 @@ const isRoot = process.getuid?.() === 0;
 const mode = values.mode ?? (isRoot ? 'bare' : 'bare-user-only');
 if (mode === 'bare' && !isRoot) throw new Error('--mode bare needs root');
 const runs = Number(values.runs);
-const work = mkdtempSync(join(values.work ?? tmpdir(), 'canopy-pull-bench-'));
+const work = workDir(values.work, 'canopy-pull-bench-');
 
 /** v2 = v1 with every fourth file rewritten and a tenth more files. */
 function makeSyntheticUpdate(v1: string, v2: string): void {

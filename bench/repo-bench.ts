@@ -8,11 +8,10 @@
  * is the median over --runs repetitions; the ratio is canopy / ostree.
  * Needs `npm run build` first (it times dist/canopy.cjs as a whole process).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fmt, makeSyntheticTree, median, settle, sh, timeCommand, type Run } from './lib';
+import { fmt, makeSyntheticTree, median, settle, sh, timeCommand, workDir, type Run } from './lib';
 
 const { values } = parseArgs({
   options: {
@@ -26,7 +25,7 @@ const { values } = parseArgs({
 
 const canopyCli = resolve('dist/canopy.cjs');
 if (!existsSync(canopyCli)) throw new Error('run `npm run build` first');
-const work = mkdtempSync(join(values.work ?? tmpdir(), 'canopy-bench-'));
+const work = workDir(values.work, 'canopy-bench-');
 const tree = values.tree ? resolve(values.tree) : join(work, 'tree');
 if (!values.tree) makeSyntheticTree(tree, Number(values.files));
 const runs = Number(values.runs);
