@@ -26,13 +26,13 @@
  * tree is stored, and refs move only at the very end.
  *
  * A pull that finishes cleanly leaves its emptied scratch tree (the spool
- * directory and one directory per leading byte) in `tmp/` as
+ * directory and up to 256 directories, one per leading byte) in `tmp/` as
  * {@link SPARE_STAGING}, and the next pull renames it into place instead
- * of making its own. Removing those 258 directories costs more than the
- * rest of the pull's cleanup (about 25 ms of a 1.2 s update here, on a file
- * system mounted with `discard`); `ostree` keeps its staging directories
- * for the same reason. The rename is atomic, so two pulls never share
- * one; anything other than an emptied tree is removed, never parked.
+ * of making its own. Removing those directories cost more than the rest
+ * of the pull's cleanup (about 25 ms of a 1.2 s update, on a file system
+ * mounted with `discard`); `ostree` keeps its staging directories too. The
+ * rename is atomic, so two pulls never share one; anything other than an
+ * emptied tree is removed, never parked.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
