@@ -7,7 +7,8 @@ import { parse, serialize } from '../../../agent/src/gvariant/index';
 import {
   archiveHeaderBytes, commitContentChecksum, dirMetaChecksum, fileChecksum, parseArchiveHeader, parseCommit, parseDirMeta,
   parseDirTree, parseFileHeader, parseSummary, serializeCommit, serializeDirTree, serializeSummary, summaryRefMetadata,
-  summaryRefTimestamp, EMPTY_DIRTREE_CHECKSUM, fileHeaderBytes, fileHeaderBytesOfArchive, plainArchiveHeader,
+  summaryRefTimestamp, EMPTY_DIRTREE_CHECKSUM, fileHeaderBytes, fileHeaderBytesOfArchive, plainArchiveHeader, plainDirTree,
+  type DirTree,
 } from '../../../agent/src/objects/index';
 
 const C1 = 'a'.repeat(64);
@@ -109,6 +110,51 @@ describe('objects', () => {
       assert.equal(parseArchiveHeader(archiveHeaderBytes(h, 2 ** 53 - 1)).header.size, 2 ** 53 - 1);
       assert.throws(() => parseArchiveHeader(archiveHeaderBytes(h, 2 ** 53)), /size out of range/);
     }
+  });
+
+  it('the fast reading of dirtrees accepts only what the GVariant parser accepts, with the same values', () => {
+    const general = (v: Uint8Array): DirTree => {
+      const [f, d] = parse('(a(say)a(sayay))', v) as [[string, Uint8Array][], [string, Uint8Array, Uint8Array][]];
+      const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+      return { files: f.map(([name, c]) => ({ name, checksum: hex(c) })), dirs: d.map(([name, t, m]) => ({ name, tree: hex(t), meta: hex(m) })) };
+    };
+    // Long names make 2-byte element offsets; many entries make 2- and 4-byte array offsets.
+    const name = fc.oneof(
+      { arbitrary: fc.string({ unit: fc.constantFrom('a', 'b', '.', '-', 'z'), minLength: 1, maxLength: 12 }), weight: 20 },
+      { arbitrary: fc.string({ unit: fc.constantFrom('x', 'y'), minLength: 200, maxLength: 255 }), weight: 2 },
+      { arbitrary: fc.string({ unit: fc.constantFrom('a', '\u00e9'), minLength: 1, maxLength: 4 }), weight: 1 },
+    );
+    const checksum = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
+    const tree = fc.record({
+      files: fc.uniqueArray(fc.record({ name, checksum }), { selector: (e) => e.name, maxLength: 40 }),
+      dirs: fc.uniqueArray(fc.record({ name, tree: checksum, meta: checksum }), { selector: (e) => e.name, maxLength: 20 }),
+      many: fc.constantFrom(0, 0, 0, 300, 1800),
+    });
+    const mutation = fc.array(fc.record({ at: fc.nat(), byte: fc.nat(255) }), { maxLength: 2 });
+    let fast = 0;
+    let mutatedFast = 0;
+    fc.assert(fc.property(tree, mutation, (t, muts) => {
+      const files = [...t.files, ...Array.from({ length: t.many }, (_, i) => ({ name: `f${i}`, checksum: C1 }))];
+      const dirNames = new Set(files.map((f) => f.name));
+      const v = serialize('(a(say)a(sayay))', [
+        files.map((f) => [f.name, Buffer.from(f.checksum, 'hex')]),
+        t.dirs.filter((d) => !dirNames.has(d.name)).map((d) => [d.name, Buffer.from(d.tree, 'hex'), Buffer.from(d.meta, 'hex')]),
+      ]);
+      for (const m of muts) v[m.at % v.length] = m.byte;
+      const got = plainDirTree(v);
+      if (muts.length === 0 && /^[\x01-\x7f]*$/.test(files.map((f) => f.name).concat(t.dirs.map((d) => d.name)).join(''))) {
+        assert.ok(got, 'an ASCII dirtree in normal form takes the fast path');
+      }
+      if (got === undefined) return;
+      fast++;
+      if (muts.length > 0) mutatedFast++;
+      assert.deepEqual(got, general(v));
+    }), { numRuns: 1500 });
+    assert.ok(fast > 500 && mutatedFast > 100, `the fast path ran ${fast} times, ${mutatedFast} on mutated bytes`);
+    // The smallest dirtree, and truncated ones, which only the general parser explains.
+    assert.deepEqual(plainDirTree(serializeDirTree({ files: [], dirs: [] })), { files: [], dirs: [] });
+    const one = serializeDirTree({ files: [{ name: 'a', checksum: C1 }], dirs: [] });
+    for (let cut = 0; cut < one.length; cut++) assert.equal(plainDirTree(one.subarray(0, cut)), undefined, `cut at ${cut}`);
   });
 
   it('xattrs are stored sorted with NUL-terminated names', () => {
