@@ -34,10 +34,11 @@
  * rename is atomic, so two pulls never share one; anything other than an
  * emptied tree is removed, never parked.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { chmod, chown, lchown, open, readdir, symlink, utimes } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
@@ -94,6 +95,69 @@ function syncFs(path: string, files: readonly string[]): Promise<void> {
   });
 }
 
+/** Bytes staged between two early flushes (see EarlyWriteback). */
+const WRITEBACK_BYTES = 4 << 20;
+
+/**
+ * Flushes the scratch directory while the pull goes on, so that the
+ * checkpoint's syncfs finds little left to write: each time
+ * {@link WRITEBACK_BYTES} more have been staged, and no flush is running,
+ * one helper process (`sh`, started on first use, one per pull) runs
+ * `sync -f` on the scratch directory. Durability does not depend on it:
+ * the checkpoint still flushes before it renames. On the benchmark's
+ * update (23 MB, 2,906 objects) the last checkpoint went from about 190 to
+ * 65-80 ms, and the update from 1.14 to 1.06 s (medians of 7 rotated
+ * runs). The helper reads one line per flush from a pipe, so it ends when
+ * the pull closes the pipe or dies; if `sh` or `sync -f` is missing it
+ * exits and the pull goes on without it.
+ */
+class EarlyWriteback {
+  private child: ChildProcess | undefined;
+  private pending = 0;
+  private running = false;
+  private stopped = false;
+  /** Flushes completed so far. */
+  done = 0;
+
+  constructor(private readonly dir: string) {}
+
+  /** Counts bytes written to the scratch directory; asks for a flush once enough have gathered. */
+  add(bytes: number): void {
+    this.pending += bytes;
+    if (this.stopped || this.running || this.pending < WRITEBACK_BYTES) return;
+    const child = this.child ?? this.start();
+    this.pending = 0;
+    this.running = true;
+    child.stdin!.write('\n');
+  }
+
+  private start(): ChildProcess {
+    // The directory is an argument, not part of the script.
+    const child = spawn('sh', ['-c', 'while read -r _; do sync -f "$1" || exit 1; echo; done', 'canopy-writeback', this.dir], { stdio: ['pipe', 'pipe', 'ignore'] });
+    child.on('error', () => this.stop());
+    child.on('exit', () => this.stop());
+    child.stdin!.on('error', () => this.stop());
+    // One newline per finished flush.
+    child.stdout!.on('data', (d: Buffer) => {
+      this.done += d.length;
+      this.running = false;
+    });
+    // Nothing waits for the helper: it must not keep the process alive (its pipes are sockets).
+    child.unref();
+    (child.stdin as Socket).unref();
+    (child.stdout as Socket).unref();
+    this.child = child;
+    return child;
+  }
+
+  /** No more flushes: the helper ends after the one running, if any. */
+  stop(): void {
+    this.stopped = true;
+    this.child?.stdin?.end();
+    this.child = undefined;
+  }
+}
+
 /** The objects in `dir` (a repository's objects/) as `<checksum>.<ext>`, listed on the thread pool. */
 async function listObjectsDir(dir: string): Promise<Set<string>> {
   const prefixes = (await readdir(dir)).filter((p) => p.length === 2);
@@ -147,6 +211,7 @@ export class PullWriter implements PullObjectWriter {
   private readonly objectsDir: string;
 
   private readonly pool: ObjectPool | undefined;
+  private readonly writeback: EarlyWriteback | undefined;
   private index: Set<string> | undefined;
   private listing: Promise<void> | undefined;
   /** Changes whenever objects/ changes under a listing in progress (see listObjects). */
@@ -170,8 +235,14 @@ export class PullWriter implements PullObjectWriter {
     } catch (e) {
       throw ioError(e, 'create pull scratch directory', this.scratch);
     }
+    this.writeback = repo.fsyncEnabled ? new EarlyWriteback(this.scratch) : undefined;
     this.last = now();
     this.listObjects();
+  }
+
+  /** Flushes of the scratch directory run while the pull went on (see EarlyWriteback). */
+  get earlyFlushes(): number {
+    return this.writeback?.done ?? 0;
   }
 
   private key(checksum: string, type: ObjectType): string {
@@ -236,12 +307,12 @@ export class PullWriter implements PullObjectWriter {
       const path = this.stagingFile(checksum, type, false);
       const stored = pool.run({ checksum, filez: bytes, plain: true, path, mode: 0o644, zeroTime });
       // Not awaited (see PullObjectWriter): the walk goes on from the bytes kept here, and a failure shows in `failed` and finish().
-      void this.stage(checksum, type, () => stored.then((failure) => {
+      void this.stage(checksum, type, bytes.length, () => stored.then((failure) => {
         if (failure) throw storeError(checksum, failure, path);
       }), bytes, path).catch(() => undefined);
       return;
     }
-    await this.stage(checksum, type, (p) => writeObjectFile(p, bytes, { mode: 0o644, zeroTime }), bytes);
+    await this.stage(checksum, type, bytes.length, (p) => writeObjectFile(p, bytes, { mode: 0o644, zeroTime }), bytes);
   }
 
   /** The bytes of a metadata object staged here and not yet moved into `objects/`, if any. */
@@ -256,7 +327,7 @@ export class PullWriter implements PullObjectWriter {
     if (old && !old.done) throw new CanopyError('ERR_INVALID_ARGUMENT', `detached metadata of ${commit} is being written already`, { commit });
     this.staged.delete(key);
     if (old) rmSync(old.file, { force: true });
-    await this.stage(commit, ObjectType.COMMIT_META, (p) => writeObjectFile(p, bytes, { mode: 0o644, zeroTime: this.repo.mode !== 'archive' }));
+    await this.stage(commit, ObjectType.COMMIT_META, bytes.length, (p) => writeObjectFile(p, bytes, { mode: 0o644, zeroTime: this.repo.mode !== 'archive' }));
   }
 
   /** Stores a verified file object: a real file in bare repositories, compressed in archive ones. */
@@ -266,10 +337,10 @@ export class PullWriter implements PullObjectWriter {
       // A plain (local) source into an archive repository: compress as the commit writer does.
       const body = isLinkMode(header.mode) ? new Uint8Array(0) : await deflateRawAsync(content, { level: 6 });
       const bytes = Buffer.concat([archiveHeaderBytes(header, isLinkMode(header.mode) ? 0 : content.length), body]);
-      await this.stage(checksum, ObjectType.FILE, (p) => writeObjectFile(p, bytes, { mode: 0o644 }));
+      await this.stage(checksum, ObjectType.FILE, bytes.length, (p) => writeObjectFile(p, bytes, { mode: 0o644 }));
       return;
     }
-    await this.stage(checksum, ObjectType.FILE, async (p) => {
+    await this.stage(checksum, ObjectType.FILE, content.length, async (p) => {
       if (isLinkMode(header.mode)) return this.makeSymlink(p, header);
       await writeObjectFile(p, content, { mode: header.mode & 0o7777, owner: this.ownerFor(header), zeroTime: true });
       if (this.repo.mode === 'bare' && header.xattrs.length) this.xattrQueue.push([p, header.xattrs]);
@@ -304,7 +375,7 @@ export class PullWriter implements PullObjectWriter {
       symlinkTarget: link ? header.symlinkTarget : undefined,
       mode: raw ? 0o644 : header.mode & 0o7777, owner, zeroTime: !raw && !link,
     });
-    return this.stage(checksum, ObjectType.FILE, () => stored.then((failure) => {
+    return this.stage(checksum, ObjectType.FILE, raw ? filez.length : header.size, () => stored.then((failure) => {
       if (failure) throw storeError(checksum, failure, path);
       if (xattrs.length) this.xattrQueue.push([path, xattrs]);
     }), undefined, path);
@@ -329,19 +400,19 @@ export class PullWriter implements PullObjectWriter {
   /** Archive repositories: keeps a verified `.filez` as fetched. */
   async writeArchiveRaw(checksum: string, raw: Uint8Array): Promise<void> {
     if (this.has(ObjectType.FILE, checksum)) return;
-    await this.stage(checksum, ObjectType.FILE, (p) => writeObjectFile(p, raw, { mode: 0o644 }));
+    await this.stage(checksum, ObjectType.FILE, raw.length, (p) => writeObjectFile(p, raw, { mode: 0o644 }));
   }
 
   /** Archive repositories: adopts a verified spooled `.filez` (the file is moved). */
   async adoptArchiveFile(checksum: string, path: string): Promise<void> {
     if (this.has(ObjectType.FILE, checksum)) return;
-    await this.stage(checksum, ObjectType.FILE, async (p) => renameSync(path, p));
+    await this.stage(checksum, ObjectType.FILE, statSync(path).size, async (p) => renameSync(path, p));
   }
 
   /** Bare repositories: writes a verified spooled `.filez`'s content, inflating it again as a stream. */
-  async writeFromArchiveFile(checksum: string, header: FileHeader, path: string, dataOffset: number): Promise<void> {
+  async writeFromArchiveFile(checksum: string, header: ArchiveFileHeader, path: string, dataOffset: number): Promise<void> {
     if (this.has(ObjectType.FILE, checksum)) return;
-    await this.stage(checksum, ObjectType.FILE, async (p) => {
+    await this.stage(checksum, ObjectType.FILE, header.size, async (p) => {
       if (isLinkMode(header.mode)) return this.makeSymlink(p, header);
       await pipeline(createReadStream(path, { start: dataOffset, highWaterMark: 1 << 20 }), createInflateRaw(), createWriteStream(p, { mode: header.mode & 0o7777, flags: 'wx' }));
       const perm = header.mode & 0o7777;
@@ -385,13 +456,14 @@ export class PullWriter implements PullObjectWriter {
   }
 
   /** Writes one staged object; a failed write leaves nothing staged. */
-  private stage(checksum: string, type: ObjectType, write: (path: string) => Promise<void>, bytes?: Uint8Array, file = this.stagingFile(checksum, type)): Promise<void> {
+  private stage(checksum: string, type: ObjectType, size: number, write: (path: string) => Promise<void>, bytes?: Uint8Array, file = this.stagingFile(checksum, type)): Promise<void> {
     const key = this.key(checksum, type);
     const s: Staged = { file, rel: objectRelPath(checksum, type, this.repo.mode), done: false, bytes };
     this.staged.set(key, s);
     const p = write(s.file).then(
       () => {
         s.done = true;
+        this.writeback?.add(size);
       },
       (e) => {
         this.staged.delete(key);
@@ -425,6 +497,7 @@ export class PullWriter implements PullObjectWriter {
     const xattrs = this.xattrQueue.splice(0);
     if (xattrs.length) applyXattrs(xattrs);
     const fsync = this.repo.fsyncEnabled;
+    if (final) this.writeback?.stop();
     if (fsync) await syncFs(this.scratch, ready.map(([, s]) => s.file));
     const dirs = new Set<string>();
     this.generation++;
@@ -465,6 +538,7 @@ export class PullWriter implements PullObjectWriter {
   private close(clean = false): void {
     if (this.closed) return;
     this.closed = true;
+    this.writeback?.stop();
     void this.pool?.close();
     if (clean && this.staged.size === 0 && this.inflight.size === 0 && this.park()) return;
     this.staged.clear();

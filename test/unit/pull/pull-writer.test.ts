@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
@@ -192,6 +192,74 @@ describe('pull/pull-writer', () => {
     assert.equal(existsSync(w6.spoolDir), true);
     await w6.finish();
     assert.equal(existsSync(join(spare, 'spool')), true);
+  });
+
+  describe('early writeback', () => {
+    /** Metadata-like objects of 1.5 MiB each: the writer does not look inside them. */
+    const blob = (i: number): [string, Buffer] => {
+      const b = Buffer.alloc(3 << 19, i + 1);
+      return [sha256Hex(b), b];
+    };
+    /** Whether a process has `scratch` on its command line (the helper gets it as an argument). */
+    const helperRunning = (scratch: string): boolean => readdirSync('/proc').some((pid) => {
+      try {
+        return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(scratch);
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+    const settle = async (until: () => boolean): Promise<void> => {
+      for (let i = 0; i < 200 && !until(); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+
+    it('flushes the scratch directory while objects are staged, and the helper ends with the writer', async () => {
+      const r = repo('bare-user-only');
+      const w = new PullWriter(r, 60_000);
+      const objects = [0, 1, 2, 3, 4, 5].map(blob);
+      for (const [c, b] of objects) await w.writeMetadata(ObjectType.DIR_META, c, b);
+      await settle(() => w.earlyFlushes >= 1);
+      assert.ok(w.earlyFlushes >= 1, 'at least one flush for 9 MiB staged');
+      assert.equal(helperRunning(w.scratch), true, 'one helper for the whole pull');
+      await w.finish();
+      for (const [c] of objects) assert.equal(r.hasObject(c, ObjectType.DIR_META), true);
+      await settle(() => !helperRunning(w.scratch));
+      assert.equal(helperRunning(w.scratch), false, 'the helper ends after finish()');
+
+      const w2 = new PullWriter(r, 60_000);
+      for (const [c, b] of [6, 7, 8, 9].map(blob)) await w2.writeMetadata(ObjectType.DIR_META, c, b);
+      await settle(() => w2.earlyFlushes >= 1);
+      await w2.abort();
+      await settle(() => !helperRunning(w2.scratch));
+      assert.equal(helperRunning(w2.scratch), false, 'and after abort()');
+    });
+
+    it('is off when the repository does not fsync, and a missing sync(1) only costs the early flushes', async () => {
+      const r = repo('bare-user-only');
+      r.config.set('core', 'fsync', 'false');
+      r.saveConfig();
+      const w = new PullWriter(r, 60_000);
+      for (const [c, b] of [0, 1, 2, 3].map(blob)) await w.writeMetadata(ObjectType.DIR_META, c, b);
+      await w.finish();
+      assert.equal(w.earlyFlushes, 0);
+
+      // A PATH with sh but no sync: the helper exits at once, the checkpoint falls back to fsync.
+      const bin = join(dir, 'bin');
+      mkdirSync(bin);
+      symlinkSync(spawnSync('sh', ['-c', 'command -v sh'], { encoding: 'utf8' }).stdout.trim(), join(bin, 'sh'));
+      const path = process.env.PATH;
+      process.env.PATH = bin;
+      try {
+        const r2 = repo('bare-user-only');
+        const w2 = new PullWriter(r2, 60_000);
+        const objects = [4, 5, 6, 7].map(blob);
+        for (const [c, b] of objects) await w2.writeMetadata(ObjectType.DIR_META, c, b);
+        await w2.finish();
+        assert.equal(w2.earlyFlushes, 0);
+        for (const [c] of objects) assert.equal(r2.hasObject(c, ObjectType.DIR_META), true);
+      } finally {
+        process.env.PATH = path;
+      }
+    });
   });
 
   it('with a store worker: a bad object fails finish() with its code; good ones reach objects/', async () => {
