@@ -114,7 +114,7 @@ const WRITEBACK_BYTES = 4 << 20;
 class EarlyWriteback {
   private child: ChildProcess | undefined;
   private pending = 0;
-  private running = false;
+  private flushing = false;
   private stopped = false;
   /** Flushes completed so far. */
   done = 0;
@@ -124,11 +124,15 @@ class EarlyWriteback {
   /** Counts bytes written to the scratch directory; asks for a flush once enough have gathered. */
   add(bytes: number): void {
     this.pending += bytes;
-    if (this.stopped || this.running || this.pending < WRITEBACK_BYTES) return;
-    const child = this.child ?? this.start();
+    if (this.stopped || this.flushing || this.pending < WRITEBACK_BYTES) return;
     this.pending = 0;
-    this.running = true;
-    child.stdin!.write('\n');
+    this.flushing = true;
+    try {
+      (this.child ?? this.start()).stdin!.write('\n');
+    } catch {
+      // spawn throws at once for some errors (EAGAIN, EMFILE): an optimisation must not fail the write that called it.
+      this.stop();
+    }
   }
 
   private start(): ChildProcess {
@@ -140,7 +144,7 @@ class EarlyWriteback {
     // One newline per finished flush.
     child.stdout!.on('data', (d: Buffer) => {
       this.done += d.length;
-      this.running = false;
+      this.flushing = false;
     });
     // Nothing waits for the helper: it must not keep the process alive (its pipes are sockets).
     child.unref();
@@ -406,7 +410,7 @@ export class PullWriter implements PullObjectWriter {
   /** Archive repositories: adopts a verified spooled `.filez` (the file is moved). */
   async adoptArchiveFile(checksum: string, path: string): Promise<void> {
     if (this.has(ObjectType.FILE, checksum)) return;
-    await this.stage(checksum, ObjectType.FILE, statSync(path).size, async (p) => renameSync(path, p));
+    await this.stage(checksum, ObjectType.FILE, statSync(path, { throwIfNoEntry: false })?.size ?? 0, async (p) => renameSync(path, p));
   }
 
   /** Bare repositories: writes a verified spooled `.filez`'s content, inflating it again as a stream. */
