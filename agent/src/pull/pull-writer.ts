@@ -501,7 +501,6 @@ export class PullWriter implements PullObjectWriter {
     const xattrs = this.xattrQueue.splice(0);
     if (xattrs.length) applyXattrs(xattrs);
     const fsync = this.repo.fsyncEnabled;
-    if (final) this.writeback?.stop();
     if (fsync) await syncFs(this.scratch, ready.map(([, s]) => s.file));
     const dirs = new Set<string>();
     this.generation++;
