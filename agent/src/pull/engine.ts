@@ -4,7 +4,9 @@
  * apply the trust policy, the ref binding and the rollback check — all
  * before anything is stored — then mark it partial, store it, and walk its
  * tree, fetching only what the repository lacks (metadata before content,
- * a bounded number at a time). When everything is stored: make it durable,
+ * a bounded number at a time). Stored dirtrees are walked too, except
+ * below directories that the ref's current commit, when complete, has
+ * unchanged at the same path. When everything is stored: make it durable,
  * clear the partial markers, and only then move the refs.
  *
  * A failure stops the other fetches, keeps the complete objects already
@@ -20,7 +22,7 @@ import { ObjectType, objectTypeName, parseCommit, parseDirMeta, parseDirTree, ty
 import { readRef, writeRef, type Repo } from '../repo/index';
 import { ingestContent } from './ingest';
 import type { ObjectSource } from './object-source';
-import { checkNotDowngrade, checkRefBinding, scanDirTree } from './plan';
+import { checkNotDowngrade, checkRefBinding, scanDirTree, type SubtreeToScan } from './plan';
 import { PullWriter } from './pull-writer';
 import type { CommitVerifier, PullCommonOptions, PullProgress, PulledRef } from './types';
 
@@ -64,6 +66,8 @@ class PullRun {
   private readonly seen = new Set<string>();
   private readonly metaQueue: Task[] = [];
   private readonly contentQueue: Task[] = [];
+  /** Dirtrees queued for fetching → the dirtree at the same path in the base commit. */
+  private readonly baseOf = new Map<string, string>();
   private inFlight = 0;
   private failure: unknown;
   private idle: (() => void) | undefined;
@@ -174,15 +178,20 @@ class PullRun {
     return commit;
   }
 
-  /** Queues the tree of a commit for the walk. */
-  walk(c: string, commit: Commit): void {
+  /**
+   * Queues the tree of a commit for the walk. `base` is a complete commit
+   * of this repository (the ref's current one): its whole tree is stored, so
+   * the walk skips every directory the two share at the same path.
+   */
+  walk(c: string, commit: Commit, base?: Commit): void {
     this.walked.add(c);
     this.phase = 'objects';
     this.want(ObjectType.DIR_META, commit.rootMeta);
     const key = `${ObjectType.DIR_TREE}:${commit.rootTree}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    this.visitTrees([commit.rootTree]);
+    if (base?.rootTree === commit.rootTree) return;
+    this.visitTrees([{ tree: commit.rootTree, base: base?.rootTree }]);
   }
 
   private want(type: ObjectType, checksum: string): void {
@@ -204,17 +213,33 @@ class PullRun {
    * and its children visited in turn (iteratively: deep trees cannot
    * overflow the stack); a missing one is queued for fetching.
    */
-  private visitTrees(trees: string[]): void {
+  private visitTrees(trees: SubtreeToScan[]): void {
     const stack = [...trees];
     while (stack.length) {
-      const c = stack.pop()!;
+      const { tree: c, base } = stack.pop()!;
       if (!this.has(ObjectType.DIR_TREE, c)) {
+        if (base !== undefined) this.baseOf.set(c, base);
         this.enqueue({ type: ObjectType.DIR_TREE, checksum: c });
         continue;
       }
-      const r = scanDirTree(this.loadTree(c), this.has, this.seen);
+      const r = scanDirTree(this.loadTree(c), this.has, this.seen, this.loadBase(base));
       for (const o of r.fetch) this.enqueue(o);
       stack.push(...r.subtrees);
+    }
+  }
+
+  /**
+   * A base dirtree, part of a complete commit and so in `objects/`. One
+   * that cannot be read only costs the shortcut: the directory is scanned
+   * in full.
+   */
+  private loadBase(c: string | undefined): DirTree | undefined {
+    if (c === undefined) return undefined;
+    try {
+      return this.repo.loadDirTree(c);
+    } catch (e) {
+      if (isCanopyError(e)) return undefined;
+      throw e;
     }
   }
 
@@ -227,8 +252,10 @@ class PullRun {
     return parseDirTree(staged);
   }
 
-  private scanFetchedTree(tree: DirTree): void {
-    const r = scanDirTree(tree, this.has, this.seen);
+  private scanFetchedTree(checksum: string, tree: DirTree): void {
+    const base = this.baseOf.get(checksum);
+    this.baseOf.delete(checksum);
+    const r = scanDirTree(tree, this.has, this.seen, this.loadBase(base));
     for (const o of r.fetch) this.enqueue(o);
     this.visitTrees(r.subtrees);
   }
@@ -285,7 +312,7 @@ class PullRun {
     }
     await this.writer.writeMetadata(t.type, t.checksum, bytes);
     this.metadataDone++;
-    if (tree) this.scanFetchedTree(tree);
+    if (tree) this.scanFetchedTree(t.checksum, tree);
   }
 
 
@@ -344,8 +371,11 @@ export async function runPull(repo: Repo, source: ObjectSource, targets: readonl
     for (const t of targets) {
       const old = t.ref !== undefined ? readRef(repo, t.ref, opts.remote) : undefined;
       previous.set(t, old);
-      const { commit, walk } = await run.commitFor(t, loadIfPresent(repo, old), true);
-      if (!opts.commitMetadataOnly && walk) run.walk(t.commit, commit);
+      const current = loadIfPresent(repo, old);
+      const { commit, walk } = await run.commitFor(t, current, true);
+      // The ref's current commit, when complete, is the base that spares the walk its unchanged directories.
+      const base = current && current.checksum !== t.commit && !existsSync(partialPath(repo, current.checksum)) ? current.commit : undefined;
+      if (!opts.commitMetadataOnly && walk) run.walk(t.commit, commit, base);
       await pullParents(run, commit, opts.depth ?? 0, opts);
       run.progress();
     }

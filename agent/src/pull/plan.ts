@@ -101,28 +101,42 @@ export interface WantedObject {
   readonly checksum: string;
 }
 
+/** A child dirtree to scan, with the dirtree at the same path in the base commit when there is one. */
+export interface SubtreeToScan {
+  readonly tree: string;
+  readonly base?: string;
+}
+
 /**
  * What a dirtree leads to: content objects and dirmetas that are neither
- * stored nor already queued (to fetch), and every child dirtree (to scan:
- * a stored dirtree may still have missing children after an interrupted
+ * stored nor already queued (to fetch), and the child dirtrees to scan (a
+ * stored dirtree may still have missing children after an interrupted
  * pull). `seen` is updated with what is returned.
+ *
+ * `base` is the dirtree at the same path in a complete commit of this
+ * repository (the one the ref points to now). A child directory whose tree
+ * is the same as the base's child of that name is complete already and is
+ * not scanned; a changed one is returned with its base counterpart, so an
+ * update scans only the directories that changed.
  */
-export function scanDirTree(tree: DirTree, has: (type: ObjectType, checksum: string) => boolean, seen: Set<string>): { fetch: WantedObject[]; subtrees: string[] } {
+export function scanDirTree(tree: DirTree, has: (type: ObjectType, checksum: string) => boolean, seen: Set<string>, base?: DirTree): { fetch: WantedObject[]; subtrees: SubtreeToScan[] } {
   const fetch: WantedObject[] = [];
-  const subtrees: string[] = [];
+  const subtrees: SubtreeToScan[] = [];
   const want = (type: ObjectType, checksum: string): void => {
     const key = `${type}:${checksum}`;
     if (seen.has(key)) return;
     seen.add(key);
     if (!has(type, checksum)) fetch.push({ type, checksum });
   };
+  const baseDirs = base && base.dirs.length > 0 ? new Map(base.dirs.map((d) => [d.name, d.tree])) : undefined;
   for (const d of tree.dirs) {
     want(ObjectType.DIR_META, d.meta);
     const key = `${ObjectType.DIR_TREE}:${d.tree}`;
-    if (!seen.has(key)) {
-      seen.add(key);
-      subtrees.push(d.tree);
-    }
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const was = baseDirs?.get(d.name);
+    if (was === d.tree) continue;
+    subtrees.push(was === undefined ? { tree: d.tree } : { tree: d.tree, base: was });
   }
   for (const f of tree.files) want(ObjectType.FILE, f.checksum);
   return { fetch, subtrees };

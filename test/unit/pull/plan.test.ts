@@ -80,8 +80,31 @@ describe('pull/plan', () => {
     const seen = new Set<string>();
     const r = scanDirTree(tree, (t, x) => stored.has(`${t}:${x}`), seen);
     assert.deepEqual(r.fetch, [{ type: ObjectType.DIR_META, checksum: c(30) }, { type: ObjectType.FILE, checksum: c(10) }]);
-    assert.deepEqual(r.subtrees, [c(20)], 'a stored or shared subtree is still scanned, once');
+    assert.deepEqual(r.subtrees, [{ tree: c(20) }], 'a stored or shared subtree is still scanned, once');
     assert.deepEqual(scanDirTree(tree, () => false, seen), { fetch: [], subtrees: [] }, 'nothing twice');
+  });
+
+  it('skips the directories a complete base tree has unchanged at the same name', () => {
+    const tree: DirTree = {
+      files: [{ name: 'f', checksum: c(10) }],
+      dirs: [
+        { name: 'same', tree: c(20), meta: c(30) },
+        { name: 'changed', tree: c(21), meta: c(30) },
+        { name: 'new', tree: c(22), meta: c(31) },
+        { name: 'moved', tree: c(23), meta: c(30) },
+      ],
+    };
+    const base: DirTree = {
+      files: [],
+      dirs: [{ name: 'same', tree: c(20), meta: c(30) }, { name: 'changed', tree: c(40), meta: c(30) }, { name: 'elsewhere', tree: c(23), meta: c(30) }],
+    };
+    const seen = new Set<string>();
+    const r = scanDirTree(tree, () => false, seen, base);
+    assert.deepEqual(r.subtrees, [{ tree: c(21), base: c(40) }, { tree: c(22) }, { tree: c(23) }], 'changed: paired with the base; new or moved: scanned in full');
+    assert.ok(seen.has(`${ObjectType.DIR_TREE}:${c(20)}`), 'the unchanged tree counts as seen, so no other path scans it');
+    assert.deepEqual(r.fetch.map((o) => o.checksum), [c(30), c(31), c(10)], 'dirmetas and files are still looked up');
+    // Without a base the same tree is scanned everywhere.
+    assert.deepEqual(scanDirTree(tree, () => false, new Set()).subtrees.map((t) => t.tree), [c(20), c(21), c(22), c(23)]);
   });
 
   it('retries only transient statuses, with bounded jittered backoff', () => {

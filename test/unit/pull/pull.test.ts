@@ -3,14 +3,15 @@
  * what it fetches, what it stores, which refs move.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isCanopyError } from '../../../agent/src/core/errors';
 import { ObjectType } from '../../../agent/src/objects/index';
 import { pull, pullLocal, type PullProgress } from '../../../agent/src/pull/index';
-import { Repo, writeRef } from '../../../agent/src/repo/index';
+import { commitTree, Repo, writeRef } from '../../../agent/src/repo/index';
 import { serveDirectory, type RepoServer } from '../../helpers/http-server';
-import { assertHealthy, cleanup, makeClient, makeServedRepo, originRef, writeSummary, type ServedRepo } from './fixture';
+import { assertHealthy, cleanup, makeClient, makeServedRepo, originRef, T1, T2, writeSummary, type ServedRepo } from './fixture';
 
 const isObject = (p: string): boolean => p.startsWith('/objects/');
 
@@ -230,5 +231,83 @@ describe('pull (objects over HTTP and file://)', function () {
     assert.equal(originRef(back), s.v2);
     await assertHealthy(back);
     await assert.rejects(pullLocal(s.path, mid, ['nope']), (e) => isCanopyError(e, 'ERR_REF_NOT_FOUND'));
+  });
+});
+
+describe('pull: the walk of an update', function () {
+  let dir: string;
+  let server: Repo;
+  let srv: RepoServer;
+  let v1: string;
+  let v2: string;
+  /** The dirtrees of `tree` below the root, by path. */
+  const treesOf = (repo: Repo, commit: string): Map<string, string> => {
+    const out = new Map<string, string>();
+    const visit = (tree: string, path: string): void => {
+      for (const d of repo.loadDirTree(tree).dirs) {
+        out.set(`${path}${d.name}`, d.tree);
+        visit(d.tree, `${path}${d.name}/`);
+      }
+    };
+    visit(repo.loadCommit(commit).rootTree, '');
+    return out;
+  };
+  /** Counts the dirtrees the pull reads from the client's objects/. */
+  const spyLoads = (c: Repo): string[] => {
+    const loaded: string[] = [];
+    const load = c.loadDirTree.bind(c);
+    c.loadDirTree = (x: string) => {
+      loaded.push(x);
+      return load(x);
+    };
+    return loaded;
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'canopy-walk-'));
+    server = Repo.init(join(dir, 'server'), { mode: 'archive' });
+    for (const [v, text] of [['t1', 'one'], ['t2', 'two']]) {
+      for (const d of ['app', 'lib/a/deep', 'lib/b', 'share/doc']) mkdirSync(join(dir, v, d), { recursive: true });
+      writeFileSync(join(dir, v, 'app/version'), text);
+      writeFileSync(join(dir, v, 'lib/a/deep/x'), 'x');
+      writeFileSync(join(dir, v, 'lib/b/y'), 'y');
+      writeFileSync(join(dir, v, 'share/doc/z'), 'z');
+    }
+    v1 = (await commitTree(server, join(dir, 't1'), { branch: 'main', subject: 'v1', timestamp: T1, canonicalPermissions: true })).checksum;
+    v2 = (await commitTree(server, join(dir, 't2'), { branch: 'main', subject: 'v2', timestamp: T2, canonicalPermissions: true })).checksum;
+    writeSummary(server);
+    srv = await serveDirectory(server.path);
+  });
+  after(async () => {
+    await srv?.close();
+    cleanup(dir);
+  });
+
+  it('reads only the directories that changed since the complete commit the ref points to', async () => {
+    const c = makeClient(dir, srv.url);
+    await pull(c, 'origin', [`main@${v1}`]);
+    const loaded = spyLoads(c);
+    await pull(c, 'origin', ['main']);
+    assert.equal(originRef(c), v2);
+    const old = treesOf(server, v1);
+    const unchanged = ['lib', 'lib/a', 'lib/a/deep', 'lib/b', 'share', 'share/doc'].map((p) => old.get(p)!);
+    assert.deepEqual(loaded.filter((t) => unchanged.includes(t)), [], 'no unchanged directory is read');
+    assert.deepEqual(loaded, [server.loadCommit(v1).rootTree, old.get('app')], 'only the base side of what changed');
+    await assertHealthy(c);
+  });
+
+  it('walks everything when the current commit is partial, and fetches what it lacks', async () => {
+    const c = makeClient(dir, srv.url);
+    await pull(c, 'origin', [`main@${v1}`]);
+    // An interrupted pull of v1: a file under an unchanged directory is missing.
+    const y = server.loadDirTree(treesOf(server, v1).get('lib/b')!).files[0].checksum;
+    rmSync(join(c.path, 'objects', y.slice(0, 2), `${y.slice(2)}.file`));
+    writeFileSync(join(c.path, 'state', `${v1}.commitpartial`), '');
+    const loaded = spyLoads(c);
+    srv.resetLog();
+    await pull(c, 'origin', ['main']);
+    assert.ok(loaded.includes(treesOf(server, v1).get('lib/b')!), 'the unchanged directories are read too');
+    assert.ok(srv.log.some((l) => l.path === `/objects/${y.slice(0, 2)}/${y.slice(2)}.filez`), 'the missing file is fetched');
+    await assertHealthy(c, { partial: [v1] });
   });
 });
