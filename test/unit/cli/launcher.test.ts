@@ -2,6 +2,7 @@
  * dist/canopy.cjs, the launcher: it runs dist/canopy-cli.cjs from the code
  * cache the build made, which this Node.js accepts; without a cache, or with
  * a damaged one, the CLI still runs; CANOPY_WRITE_CODE_CACHE=1 makes one.
+ * It lowers the priority of V8's helper threads only.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -70,5 +71,28 @@ describe('cli: the launcher and its code cache', () => {
     });
     assert.equal(script.cachedDataRejected, false);
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+  });
+
+  it('lowers the priority of the helper threads it finds, not of the main thread or of threads started later', function () {
+    if (process.platform !== 'linux') this.skip();
+    // A stand-in for the bundle: starts a worker, then reports every thread's nice value.
+    writeFileSync(join(dir, 'canopy-cli.cjs'), `
+      const { Worker } = require('node:worker_threads');
+      const fs = require('node:fs');
+      const nice = (t) => { const st = fs.readFileSync('/proc/self/task/' + t + '/stat', 'utf8'); return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[16]); };
+      const w = new Worker("require('node:worker_threads').parentPort.postMessage(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop()); setTimeout(() => {}, 500);", { eval: true });
+      w.on('message', (tid) => {
+        const all = Object.fromEntries(fs.readdirSync('/proc/self/task').map((t) => [t, nice(t)]));
+        console.log(JSON.stringify({ main: String(process.pid), worker: tid, all }));
+        w.terminate();
+      });
+    `);
+    const r = run(dir);
+    assert.equal(r.status, 0, r.stderr);
+    const { main, worker, all } = JSON.parse(r.stdout) as { main: string; worker: string; all: Record<string, number> };
+    const base = all[main];
+    assert.equal(all[worker], base, 'a thread started later keeps the main thread\'s priority');
+    const lowered = Object.entries(all).filter(([t, n]) => t !== main && t !== worker && n === Math.min(19, base + 10));
+    assert.ok(lowered.length >= 4, `V8's helper threads run niced: ${JSON.stringify(all)}`);
   });
 });
