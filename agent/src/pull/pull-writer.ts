@@ -95,70 +95,115 @@ function syncFs(path: string, files: readonly string[]): Promise<void> {
   });
 }
 
-/** Bytes staged between two early flushes (see EarlyWriteback). */
+/** Bytes staged between two early flushes (see Flusher). */
 const WRITEBACK_BYTES = 4 << 20;
 
 /**
- * Flushes the scratch directory while the pull goes on, so that the
- * checkpoint's syncfs finds little left to write: each time
- * {@link WRITEBACK_BYTES} more have been staged, and no flush is running,
- * one helper process (`sh`, started on first use, one per pull) runs
- * `sync -f` on the scratch directory. Durability does not depend on it:
- * the checkpoint still flushes before it renames. On the benchmark's
- * update (23 MB, 2,906 objects) the last checkpoint went from about 190 to
- * 65-80 ms, and the update from 1.14 to 1.06 s (medians of 7 rotated
- * runs). The helper reads one line per flush from a pipe, so it ends when
- * the pull closes the pipe or dies; if `sh` or `sync -f` is missing it
- * exits and the pull goes on without it.
+ * Flushes the file system of the scratch directory (which is the
+ * repository's) through one helper process per pull: `sh` reading one line
+ * per flush from a pipe and running `sync -f` on the directory for each, so
+ * it ends when the pull closes the pipe or dies.
+ *
+ * It serves two purposes. While the pull goes on, each time
+ * {@link WRITEBACK_BYTES} more have been staged and no flush is running, it
+ * flushes early, so that the checkpoint's flush finds little left to write
+ * (on the benchmark's update the last checkpoint went from about 190 to
+ * 65-80 ms). And the checkpoints' flushes go through it too, instead of a
+ * `sync` started for each: the helper is started when the first object is
+ * staged, while the process is small (about 2.5 ms at 54 MB), and starting
+ * a child from a pull's process near its end (about 180 MB) took 4-6 ms of
+ * the main thread each time.
+ *
+ * Flushes run in the order asked, one at a time, so one that is asked for
+ * after a write starts after it. If `sh` or `sync -f` is missing or fails,
+ * the helper exits: early flushes stop, and {@link flush} rejects so that
+ * the caller flushes another way. Durability never depends on the early
+ * flushes.
  */
-class EarlyWriteback {
+class Flusher {
   private child: ChildProcess | undefined;
-  private pending = 0;
-  private flushing = false;
   private stopped = false;
+  private pending = 0;
+  private asked = 0;
+  private finished = 0;
+  private readonly waiters: Array<{ ticket: number; resolve: () => void; reject: (e: Error) => void }> = [];
+  /** Early flushes completed so far. */
+  early = 0;
+  private earlyTicket = 0;
+
   /** Flushes completed so far. */
-  done = 0;
+  get flushes(): number {
+    return this.finished;
+  }
 
   constructor(private readonly dir: string) {}
 
-  /** Counts bytes written to the scratch directory; asks for a flush once enough have gathered. */
-  add(bytes: number): void {
-    this.pending += bytes;
-    if (this.stopped || this.flushing || this.pending < WRITEBACK_BYTES) return;
-    this.pending = 0;
-    this.flushing = true;
+  /** The helper, started on first use; undefined once it stopped or could not start. */
+  private helper(): ChildProcess | undefined {
+    if (this.child || this.stopped) return this.child;
     try {
-      (this.child ?? this.start()).stdin!.write('\n');
+      // The directory is an argument, not part of the script.
+      const child = spawn('sh', ['-c', 'while read -r _; do sync -f "$1" || exit 1; echo; done', 'canopy-flush', this.dir], { stdio: ['pipe', 'pipe', 'ignore'] });
+      child.on('error', () => this.stop());
+      child.on('exit', () => this.stop());
+      child.stdin!.on('error', () => this.stop());
+      // One newline per finished flush.
+      child.stdout!.on('data', (d: Buffer) => this.done(d.length));
+      // Only a flush being waited for keeps the process alive (the pipes are sockets).
+      child.unref();
+      (child.stdin as Socket).unref();
+      (child.stdout as Socket).unref();
+      this.child = child;
     } catch {
-      // spawn throws at once for some errors (EAGAIN, EMFILE): an optimisation must not fail the write that called it.
+      // spawn throws at once for some errors (EAGAIN, EMFILE): the checkpoints flush another way.
       this.stop();
     }
+    return this.child;
   }
 
-  private start(): ChildProcess {
-    // The directory is an argument, not part of the script.
-    const child = spawn('sh', ['-c', 'while read -r _; do sync -f "$1" || exit 1; echo; done', 'canopy-writeback', this.dir], { stdio: ['pipe', 'pipe', 'ignore'] });
-    child.on('error', () => this.stop());
-    child.on('exit', () => this.stop());
-    child.stdin!.on('error', () => this.stop());
-    // One newline per finished flush.
-    child.stdout!.on('data', (d: Buffer) => {
-      this.done += d.length;
-      this.flushing = false;
-    });
-    // Nothing waits for the helper: it must not keep the process alive (its pipes are sockets).
-    child.unref();
-    (child.stdin as Socket).unref();
-    (child.stdout as Socket).unref();
-    this.child = child;
-    return child;
+  /** Counts bytes written to the scratch directory; asks for an early flush once enough have gathered. */
+  add(bytes: number): void {
+    this.pending += bytes;
+    if (!this.helper() || this.finished < this.asked || this.pending < WRITEBACK_BYTES) return;
+    this.pending = 0;
+    this.earlyTicket = this.ask();
   }
 
-  /** No more flushes: the helper ends after the one running, if any. */
+  /** Resolves once a flush that started after this call has finished; rejects when the helper cannot do it. */
+  flush(): Promise<void> {
+    if (!this.helper()) return Promise.reject(new Error('no flush helper'));
+    const ticket = this.ask();
+    if (!this.child) return Promise.reject(new Error('no flush helper'));
+    (this.child.stdout as Socket).ref();
+    return new Promise((resolve, reject) => this.waiters.push({ ticket, resolve, reject }));
+  }
+
+  private ask(): number {
+    try {
+      this.child!.stdin!.write('\n');
+    } catch {
+      this.stop();
+    }
+    return ++this.asked;
+  }
+
+  private done(n: number): void {
+    this.finished += n;
+    if (this.earlyTicket && this.finished >= this.earlyTicket) {
+      this.early++;
+      this.earlyTicket = 0;
+    }
+    while (this.waiters.length && this.waiters[0].ticket <= this.finished) this.waiters.shift()!.resolve();
+    if (this.waiters.length === 0) (this.child?.stdout as Socket | undefined)?.unref();
+  }
+
+  /** No more flushes: the helper ends after the one running, if any; whoever waits is told to flush another way. */
   stop(): void {
     this.stopped = true;
-    this.child?.stdin?.end();
+    const child = this.child;
     this.child = undefined;
+    child?.stdin?.end();
+    for (const w of this.waiters.splice(0)) w.reject(new Error('the flush helper stopped'));
   }
 }
 
@@ -215,7 +260,7 @@ export class PullWriter implements PullObjectWriter {
   private readonly objectsDir: string;
 
   private readonly pool: ObjectPool | undefined;
-  private readonly writeback: EarlyWriteback | undefined;
+  private readonly flusher: Flusher | undefined;
   private index: Set<string> | undefined;
   private listing: Promise<void> | undefined;
   /** Changes whenever objects/ changes under a listing in progress (see listObjects). */
@@ -239,14 +284,19 @@ export class PullWriter implements PullObjectWriter {
     } catch (e) {
       throw ioError(e, 'create pull scratch directory', this.scratch);
     }
-    this.writeback = repo.fsyncEnabled ? new EarlyWriteback(this.scratch) : undefined;
+    this.flusher = repo.fsyncEnabled ? new Flusher(this.scratch) : undefined;
     this.last = now();
     this.listObjects();
   }
 
-  /** Flushes of the scratch directory run while the pull went on (see EarlyWriteback). */
+  /** Flushes of the scratch directory run while the pull went on (see Flusher). */
   get earlyFlushes(): number {
-    return this.writeback?.done ?? 0;
+    return this.flusher?.early ?? 0;
+  }
+
+  /** All flushes the helper made: the early ones and the checkpoints'. */
+  get helperFlushes(): number {
+    return this.flusher?.flushes ?? 0;
   }
 
   private key(checksum: string, type: ObjectType): string {
@@ -467,7 +517,7 @@ export class PullWriter implements PullObjectWriter {
     const p = write(s.file).then(
       () => {
         s.done = true;
-        this.writeback?.add(size);
+        this.flusher?.add(size);
       },
       (e) => {
         this.staged.delete(key);
@@ -501,7 +551,7 @@ export class PullWriter implements PullObjectWriter {
     const xattrs = this.xattrQueue.splice(0);
     if (xattrs.length) applyXattrs(xattrs);
     const fsync = this.repo.fsyncEnabled;
-    if (fsync) await syncFs(this.scratch, ready.map(([, s]) => s.file));
+    if (fsync) await this.flushFs(ready.map(([, s]) => s.file));
     const dirs = new Set<string>();
     this.generation++;
     for (const [key, s] of ready) {
@@ -518,7 +568,17 @@ export class PullWriter implements PullObjectWriter {
       this.index?.add(key);
       this.written++;
     }
-    if (fsync && final) await syncFs(this.repo.path, [...dirs]);
+    if (fsync && final) await this.flushFs([...dirs]);
+  }
+
+  /** Flushes the file system through the helper; without one, with `sync -f` or an fsync of each of `paths`. */
+  private async flushFs(paths: readonly string[]): Promise<void> {
+    try {
+      if (this.flusher) return await this.flusher.flush();
+    } catch {
+      // The helper is gone: flush another way.
+    }
+    await syncFs(this.scratch, paths);
   }
 
   /** Waits for a background checkpoint, then checkpoints everything (durably) and removes the scratch directory. */
@@ -541,7 +601,7 @@ export class PullWriter implements PullObjectWriter {
   private close(clean = false): void {
     if (this.closed) return;
     this.closed = true;
-    this.writeback?.stop();
+    this.flusher?.stop();
     void this.pool?.close();
     if (clean && this.staged.size === 0 && this.inflight.size === 0 && this.park()) return;
     this.staged.clear();

@@ -194,7 +194,7 @@ describe('pull/pull-writer', () => {
     assert.equal(existsSync(join(spare, 'spool')), true);
   });
 
-  describe('early writeback', () => {
+  describe('the flush helper', () => {
     /** Metadata-like objects of 1.5 MiB each: the writer does not look inside them. */
     const blob = (i: number): [string, Buffer] => {
       const b = Buffer.alloc(3 << 19, i + 1);
@@ -221,6 +221,7 @@ describe('pull/pull-writer', () => {
       assert.ok(w.earlyFlushes >= 1, 'at least one flush for 9 MiB staged');
       assert.equal(helperRunning(w.scratch), true, 'one helper for the whole pull');
       await w.finish();
+      assert.equal(w.helperFlushes - w.earlyFlushes, 2, 'the last checkpoint flushes through the helper too (before and after its renames)');
       for (const [c] of objects) assert.equal(r.hasObject(c, ObjectType.DIR_META), true);
       await settle(() => !helperRunning(w.scratch));
       assert.equal(helperRunning(w.scratch), false, 'the helper ends after finish()');
@@ -255,6 +256,7 @@ describe('pull/pull-writer', () => {
         for (const [c, b] of objects) await w2.writeMetadata(ObjectType.DIR_META, c, b);
         await w2.finish();
         assert.equal(w2.earlyFlushes, 0);
+        assert.equal(w2.helperFlushes, 0);
         for (const [c] of objects) assert.equal(r2.hasObject(c, ObjectType.DIR_META), true);
       } finally {
         process.env.PATH = path;
