@@ -1,12 +1,21 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { COMMANDS } from '../../../agent/src/cli/main';
+import { COMMAND_TABLE, loadCommands } from '../../../agent/src/cli/main';
+import type { Command } from '../../../agent/src/cli/command';
 import { canopy, cleanup, ensureBuilt, ROOT, tempDir } from './cli-harness';
 
 describe('canopy (the built bundle): dispatch, help, errors', function () {
-  before(() => ensureBuilt());
+  let COMMANDS: Command[];
+  before(async () => {
+    ensureBuilt();
+    COMMANDS = await loadCommands();
+  });
   after(cleanup);
+
+  it('names and summarises each command in its table as the command itself does', () => {
+    assert.deepEqual(COMMAND_TABLE.map((c) => [c.name, c.summary]), COMMANDS.map((c) => [c.spec.name, c.spec.summary]));
+  });
 
   it('lists every subcommand in --help and documents the exit codes', () => {
     const r = canopy(['--help']);
