@@ -113,6 +113,11 @@ class PullRun {
     return existsSync(partialPath(this.repo, c));
   }
 
+  /** The ref's current commit when it is complete (not marked partial): what a delta may start from and a walk may skip against. */
+  private complete(current: { checksum: string; commit: Commit } | undefined): { checksum: string; commit: Commit } | undefined {
+    return current && !this.isPartial(current.checksum) ? current : undefined;
+  }
+
   /** Fetches, checks and stores a commit (or re-checks a stored one). Returns the commit and whether its tree needs a walk. */
   async commitFor(t: EngineTarget, current: { checksum: string; commit: Commit } | undefined, bindRef: boolean): Promise<{ commit: Commit; walk: boolean }> {
     const c = t.commit;
@@ -133,7 +138,7 @@ class PullRun {
       const accept = async (bytes: Uint8Array, meta: Uint8Array | undefined): Promise<void> => {
         accepted = await this.accept(t, Buffer.from(bytes), meta ? Buffer.from(meta) : undefined, current, bindRef, false);
       };
-      const from = current && !this.isPartial(current.checksum) ? current.checksum : undefined;
+      const from = this.complete(current)?.checksum;
       const applied = await this.opts.delta(t, from, accept, this.writer);
       // A delta commits its parts to the repository itself, behind the writer's listing.
       this.writer.rescan();
@@ -179,11 +184,12 @@ class PullRun {
   }
 
   /**
-   * Queues the tree of a commit for the walk. `base` is a complete commit
-   * of this repository (the ref's current one): its whole tree is stored, so
-   * the walk skips every directory the two share at the same path.
+   * Queues the tree of a commit for the walk. When `current` (the ref's
+   * commit before this pull) is complete, its whole tree is stored, so the
+   * walk skips every directory the two share at the same path.
    */
-  walk(c: string, commit: Commit, base?: Commit): void {
+  walk(c: string, commit: Commit, current?: { checksum: string; commit: Commit }): void {
+    const base = current?.checksum === c ? undefined : this.complete(current)?.commit;
     this.walked.add(c);
     this.phase = 'objects';
     this.want(ObjectType.DIR_META, commit.rootMeta);
@@ -222,10 +228,15 @@ class PullRun {
         this.enqueue({ type: ObjectType.DIR_TREE, checksum: c });
         continue;
       }
-      const r = scanDirTree(this.loadTree(c), this.has, this.seen, this.loadBase(base));
-      for (const o of r.fetch) this.enqueue(o);
-      stack.push(...r.subtrees);
+      stack.push(...this.scan(this.loadTree(c), base));
     }
+  }
+
+  /** Queues what a dirtree's entries lead to that is missing; returns its subtrees to visit. */
+  private scan(tree: DirTree, base: string | undefined): SubtreeToScan[] {
+    const r = scanDirTree(tree, this.has, this.seen, this.loadBase(base));
+    for (const o of r.fetch) this.enqueue(o);
+    return r.subtrees;
   }
 
   /**
@@ -255,9 +266,7 @@ class PullRun {
   private scanFetchedTree(checksum: string, tree: DirTree): void {
     const base = this.baseOf.get(checksum);
     this.baseOf.delete(checksum);
-    const r = scanDirTree(tree, this.has, this.seen, this.loadBase(base));
-    for (const o of r.fetch) this.enqueue(o);
-    this.visitTrees(r.subtrees);
+    this.visitTrees(this.scan(tree, base));
   }
 
   private pump(): void {
@@ -373,9 +382,7 @@ export async function runPull(repo: Repo, source: ObjectSource, targets: readonl
       previous.set(t, old);
       const current = loadIfPresent(repo, old);
       const { commit, walk } = await run.commitFor(t, current, true);
-      // The ref's current commit, when complete, is the base that spares the walk its unchanged directories.
-      const base = current && current.checksum !== t.commit && !existsSync(partialPath(repo, current.checksum)) ? current.commit : undefined;
-      if (!opts.commitMetadataOnly && walk) run.walk(t.commit, commit, base);
+      if (!opts.commitMetadataOnly && walk) run.walk(t.commit, commit, current);
       await pullParents(run, commit, opts.depth ?? 0, opts);
       run.progress();
     }
