@@ -307,6 +307,23 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
+/** Whether a dispatcher reports no request queued or running (one without stats counts as busy). */
+function isIdle(d: Dispatcher): boolean {
+  const stats = (d as { stats?: Record<string, { size?: number }> }).stats;
+  return stats !== undefined && Object.values(stats).every((s) => s.size === 0);
+}
+
+/** An Error without stack frames. */
+function stacklessError(message: string): Error {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new Error(message);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /**
  * Creates the HTTP(S) client for one remote. Throws ERR_CONFIG_INVALID when
  * TLS files cannot be read or the proxy URL is malformed.
@@ -389,7 +406,14 @@ export function createUndiciClient(opts: TransportOptions = {}): HttpClient {
       return dispatcher.then(send);
     },
     async close() {
-      if (dispatcher) await (await dispatcher).close();
+      if (!dispatcher) return;
+      const d = await dispatcher;
+      // With nothing in flight, destroying cuts nothing short. Destroying with an error made without
+      // a stack spares the sockets' teardown from formatting the stack of the error undici would make:
+      // that looks up source lines, which in a single-file bundle means scanning all of it (about
+      // 5 ms at the end of every pull).
+      if (isIdle(d)) await d.destroy(stacklessError('the HTTP client was closed'));
+      else await d.close();
     },
   };
 }

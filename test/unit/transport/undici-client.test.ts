@@ -180,6 +180,31 @@ describe('transport/undici-client', () => {
     }
   });
 
+  it('close() lets a body in flight finish, and an idle close ends the kept-alive connections', async () => {
+    const closed: Array<Promise<void>> = [];
+    const server = createServer((sock) => {
+      closed.push(new Promise((r) => sock.once('close', () => r())));
+      sock.on('data', () => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const idle = createUndiciClient({ env: {}, connections: 2 });
+      await Promise.all([1, 2].map(async () => assert.equal((await readBody(await idle.get({ url: `http://127.0.0.1:${port}/x` }), 16, 'x')).toString(), 'ok')));
+      assert.equal(closed.length, 2);
+      await idle.close();
+      await Promise.all(closed);
+
+      const busy = createUndiciClient({ env: {} });
+      const r = await busy.get({ url: `${srv.url}large` });
+      const closing = busy.close();
+      assert.equal((await readBody(r, 4 << 20, 'large')).length, 3 << 20, 'the body read after close() began is whole');
+      await closing;
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('one abort signal over many requests: one listener on it, and firing it stops every request in flight', async () => {
     const c = createUndiciClient({ env: {} });
     try {
