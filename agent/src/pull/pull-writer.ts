@@ -535,7 +535,11 @@ export class PullWriter implements PullObjectWriter {
 
   /** Starts a background checkpoint when the interval has passed and none is running. */
   maybeCheckpoint(): void {
-    if (this.running || this.closed || this.now() - this.last < this.checkpointIntervalMs) return;
+    if (this.now() - this.last >= this.checkpointIntervalMs) this.startCheckpoint();
+  }
+
+  private startCheckpoint(): void {
+    if (this.running || this.closed) return;
     this.last = this.now();
     this.running = this.checkpoint(false).catch((e) => {
       this.failure ??= e;
@@ -581,8 +585,15 @@ export class PullWriter implements PullObjectWriter {
     await syncFs(this.scratch, paths);
   }
 
-  /** Waits for a background checkpoint, then checkpoints everything (durably) and removes the scratch directory. */
+  /**
+   * Waits for the writes and any background checkpoint, then checkpoints
+   * everything (durably) and removes the scratch directory. While writes
+   * are still running (a store worker's backlog), what is already written
+   * is flushed and moved first, so those renames overlap the writes
+   * instead of following them.
+   */
   async finish(): Promise<void> {
+    if (this.inflight.size > 0) this.startCheckpoint();
     await Promise.allSettled([...this.inflight]);
     await this.running;
     if (this.failure) throw this.failure;

@@ -234,6 +234,23 @@ describe('pull/pull-writer', () => {
       assert.equal(helperRunning(w2.scratch), false, 'and after abort()');
     });
 
+    it('finish() while a store worker still writes first moves what is written, then the rest', async () => {
+      const r = repo('bare-user-only');
+      const w = new PullWriter(r, 60_000, Date.now, 1);
+      const h: FileHeader = { uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs: [] };
+      const a = filez(Buffer.from('written before finish()'), h);
+      const b = filez(Buffer.from('still with the worker'), h);
+      const staged = (w as unknown as { staged: Map<string, { done: boolean }> }).staged;
+      await w.handOver(a.checksum, parseArchiveHeader(a.filez).header, a.filez, a.dataOffset);
+      await settle(() => [...staged.values()].every((s) => s.done));
+      // No turn of the event loop between queuing b and finish(): b cannot be written yet.
+      await w.handOver(b.checksum, parseArchiveHeader(b.filez).header, b.filez, b.dataOffset);
+      await w.finish();
+      assert.equal(w.helperFlushes - w.earlyFlushes, 3, 'a checkpoint of a alone, then the last one (before and after its renames)');
+      assert.equal(readFileSync(r.objectPath(a.checksum, ObjectType.FILE), 'utf8'), 'written before finish()');
+      assert.equal(readFileSync(r.objectPath(b.checksum, ObjectType.FILE), 'utf8'), 'still with the worker');
+    });
+
     it('is off when the repository does not fsync, and a missing sync(1) only costs the early flushes', async () => {
       const r = repo('bare-user-only');
       r.config.set('core', 'fsync', 'false');
