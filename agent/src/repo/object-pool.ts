@@ -69,8 +69,20 @@ const BATCH_JOBS = 64;
 const BATCH_BYTES = 1 << 20;
 /** Batches a worker holds before new jobs wait for one to come back. */
 const MAX_BATCHES_PER_WORKER = 2;
-/** Batch buffers kept for reuse. */
-const SPARE_BUFFERS = 4;
+/**
+ * Batch buffers kept for reuse: as many as a pull has out at once (its
+ * store backlog is 8 MiB). A new buffer costs a page fault per 4 KiB the
+ * first time it is written, which a reused one does not; with 4 kept, a
+ * pull of 23 MB allocated 17 buffers, with 16 kept, 12.
+ */
+const SPARE_BUFFERS = 16;
+/**
+ * A worker's young generation. Its jobs allocate little on the heap (the
+ * content is in buffers outside it), and each new page V8 grows it by is a
+ * page fault: capped at 2 MiB, an update pull had about 2,000 fewer faults
+ * and 5-20 MiB less peak memory (three runs each; 4 MiB made no difference).
+ */
+const WORKER_YOUNG_GENERATION_MB = 2;
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -242,7 +254,7 @@ export class ObjectPool {
 
   private start(): void {
     for (let i = 0; i < this.size; i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true });
+      const w = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
       w.on('message', (m: { id: number; failures: Array<[number, ObjectFailure]>; arena: ArrayBuffer }) => {
         if (m.arena.byteLength === BATCH_BYTES && this.spare.length < SPARE_BUFFERS) this.spare.push(new Uint8Array(m.arena));
         const batch = this.pending.get(m.id);
