@@ -118,6 +118,7 @@ export async function pull(repo: Repo, remoteName: string, refs: readonly string
   const ownClient = opts.httpClient === undefined;
   const client = opts.httpClient ?? createTransport({ ...transportOptionsFor(remote), connections: opts.concurrency ?? 8, ...opts.transport });
   const writer = new PullWriter(repo, opts.checkpointIntervalMs ?? 5000, now, opts.storeWorkers ?? defaultStoreWorkers());
+  if (!opts.commitMetadataOnly) writer.warm();
   let handedOver = false;
   try {
     const inMemoryLimit = opts.inMemoryLimit ?? 16 << 20;

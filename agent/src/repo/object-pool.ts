@@ -18,8 +18,8 @@
  * here, so its main thread only speaks HTTP and walks trees.
  *
  * The worker is plain JavaScript evaluated from a string, so a single-file
- * bundle needs nothing next to it. It starts on the first job: a pull that
- * finds everything present never starts a thread.
+ * bundle needs nothing next to it. It starts on the first job, or earlier
+ * when asked ({@link ObjectPool.warm}).
  */
 import { Worker } from 'node:worker_threads';
 
@@ -250,6 +250,11 @@ export class ObjectPool {
    */
   private hungry(): boolean {
     return this.workers.length < this.size || this.load.some((l) => l < MAX_BATCHES_PER_WORKER);
+  }
+
+  /** Starts the workers before the first job, so that their start-up overlaps the caller's other work. */
+  warm(): void {
+    if (this.workers.length === 0 && !this.broken) this.start();
   }
 
   private start(): void {

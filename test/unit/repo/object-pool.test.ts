@@ -65,6 +65,19 @@ describe('repo/object-pool', () => {
     assert.equal(pool.queuedBytes, 0);
   });
 
+  it('warm() starts the threads before the first job, once, and the jobs then run on them', async function () {
+    if (process.platform !== 'linux') this.skip();
+    const threads = (): number => readdirSync('/proc/self/task').length;
+    const before = threads();
+    pool.warm();
+    assert.equal(threads(), before + 2, 'one thread per worker, started at once');
+    pool.warm();
+    const j = job(join(dir, 'warm'), Buffer.from('stored by a warmed worker'));
+    assert.equal(await pool.run(j), undefined);
+    assert.equal(threads(), before + 2, 'the first job started no other thread');
+    assert.equal(readFileSync(j.path, 'utf8'), 'stored by a warmed worker');
+  });
+
   it('jobs without a path only verify: the verdict and nothing written', async () => {
     const good = job('', Buffer.from('verify me'));
     const bad = { ...job('', Buffer.from('and me')), checksum: good.checksum };
