@@ -36,6 +36,21 @@ const common = {
   define: { __CANOPY_VERSION__: JSON.stringify(version), 'import.meta.url': '__canopyImportMetaUrl' },
 };
 
+// undici's HTTP/2 client loads node:http2 when undici loads (2-4 ms of every
+// pull's start-up, before its first request), though Canopy never enables
+// HTTP/2 (allowH2 is off, and a static repository gains nothing from it).
+// Its require is given what undici itself falls back to when Node.js has no
+// http2 module, and no other module's.
+const undiciWithoutHttp2 = {
+  name: 'undici-without-http2',
+  setup(b) {
+    b.onResolve({ filter: /^node:http2$/ }, (args) =>
+      /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client-h2\.js$/.test(args.importer) ? { path: 'http2', namespace: 'no-http2' } : undefined);
+    b.onLoad({ filter: /.*/, namespace: 'no-http2' }, () => ({ contents: 'module.exports = { constants: {} };', loader: 'js' }));
+  },
+};
+common.plugins = [undiciWithoutHttp2];
+
 const IMPORT_META_URL = '"use strict";\nconst __canopyImportMetaUrl = require("url").pathToFileURL(__filename).href;';
 
 // The CLI bundle has its whitespace and comments minified but keeps its

@@ -47,6 +47,13 @@ describe('dist/canopy-agent.cjs (the device bundle)', () => {
     assert.deepEqual(inputs.filter((p) => /^agent\/src\/(channel\/schemas\/[^/]+|config\/schema)\.json$/.test(p)), [], 'schemas are compiled in, not carried');
   });
 
+  it('loads no node:http2: undici\'s HTTP/2 client gets the stand-in undici falls back to', () => {
+    assert.ok(inputs.includes('no-http2:http2'), 'the stand-in is in');
+    for (const b of ['dist/canopy-agent.cjs', 'dist/canopy-cli.cjs']) {
+      assert.doesNotMatch(readFileSync(join(ROOT, b), 'latin1'), /require\(["']node:http2["']\)/, b);
+    }
+  });
+
   it('has no operator CLI command', () => {
     const cli = inputs.filter((p) => p.startsWith('agent/src/cli/') && !p.startsWith('agent/src/cli/admin/'));
     assert.deepEqual(cli.filter((p) => !CLI_ALLOWED.has(p.slice('agent/src/cli/'.length))), []);
