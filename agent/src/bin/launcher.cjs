@@ -31,18 +31,19 @@ const { Script } = require('node:vm');
 // The garbage collector's young-generation collections would then wait for
 // niced helpers to finish their share: in an update the main thread's
 // collections paused it for 90 ms in all, for about 55 ms of work (three
-// runs, --trace-gc-nvp). Done by the main thread alone they paused it for
-// 72 ms. That flag is not one V8's code caches depend on (their check of
-// V8's flags ignores it), and it can change at run time.
+// runs, --trace-gc-nvp). Done by the main thread alone (--no-parallel-
+// scavenge) they paused it for 72 ms. That flag is not one V8's code caches
+// depend on (their check of V8's flags ignores it), and it can change at run
+// time.
 function yieldHelperThreads() {
   if (process.platform !== 'linux') return;
-  require('node:v8').setFlagsFromString('--no-parallel-scavenge');
   try {
+    require('node:v8').setFlagsFromString('--no-parallel-scavenge');
     const { getPriority, setPriority } = require('node:os');
     const nice = Math.min(19, getPriority() + 10);
     for (const tid of readdirSync('/proc/self/task')) if (Number(tid) !== process.pid) setPriority(Number(tid), nice);
   } catch {
-    // An optimisation only: a thread that cannot be reniced keeps its priority.
+    // Optimisations only: a thread that cannot be reniced keeps its priority.
   }
 }
 yieldHelperThreads();
