@@ -1,6 +1,5 @@
 // Builds the two single-file bundles and the library with esbuild.
-//   dist/canopy-cli.cjs    operator CLI (everything) in the CommonJS function head,
-//                          started by dist/canopy.cjs
+//   dist/canopy-cli.cjs    operator CLI (everything), started by dist/canopy.cjs
 //   dist/canopy.cjs        the `canopy` command: agent/src/bin/launcher.cjs, which
 //                          runs canopy-cli.cjs from the V8 code cache made here
 //   dist/canopy-agent.cjs  device agent: no operator-only code, no native addons
@@ -11,7 +10,6 @@ import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import Module from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -76,22 +74,6 @@ for (const t of targets) {
     banner: { js: t.banner ? `${t.banner}\n${IMPORT_META_URL}` : IMPORT_META_URL },
   });
   writeFileSync(join(dist, `meta-${t.name}.json`), JSON.stringify(result.metafile));
-}
-
-// The CLI bundle is stored inside the CommonJS function head (module.wrap),
-// so the launcher gives V8 the file as read: wrapping it at start-up made a
-// 2.9 MB string that V8 then copied again to flatten it. It is ASCII (see
-// above), so the launcher reads it as latin1, without decoding. Together
-// that took 4 ms off every start (13 -> 9 ms to compile and run the bundle,
-// medians of five).
-{
-  const file = join(dist, 'canopy-cli.cjs');
-  const text = readFileSync(file, 'latin1');
-  if (/[^\x00-\x7f]/.test(text)) {
-    console.error('build: dist/canopy-cli.cjs is not ASCII, and the launcher reads it as latin1');
-    process.exit(1);
-  }
-  writeFileSync(file, Module.wrap(text), 'latin1');
 }
 
 // The `canopy` command and its code cache. The cache is made by running

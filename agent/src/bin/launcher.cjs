@@ -15,7 +15,7 @@
 // hash filled in; it is not bundled.
 'use strict';
 const { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
-const { createRequire } = require('node:module');
+const { createRequire, wrap } = require('node:module');
 const { join } = require('node:path');
 const { Script } = require('node:vm');
 
@@ -57,8 +57,7 @@ try {
 } catch {
   // No cache for this build: compile normally.
 }
-// The build stored the bundle wrapped in the CommonJS function head, and ASCII.
-const script = new Script(readFileSync(BUNDLE, 'latin1'), { filename: BUNDLE, cachedData });
+const script = new Script(wrap(readFileSync(BUNDLE, 'utf8')), { filename: BUNDLE, cachedData });
 
 if (process.env.CANOPY_WRITE_CODE_CACHE === '1') {
   // After the run, so the cache also holds the functions it compiled.

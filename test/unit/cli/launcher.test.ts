@@ -5,10 +5,10 @@
  * It lowers the priority of V8's helper threads only.
  */
 import assert from 'node:assert/strict';
-import Module from 'node:module';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { wrap } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
@@ -43,7 +43,7 @@ describe('cli: the launcher and its code cache', () => {
   });
 
   it('this Node.js accepts the cache for the bundle as the launcher compiles it', () => {
-    const script = new Script(readFileSync(join(DIST, 'canopy-cli.cjs'), 'latin1'), {
+    const script = new Script(wrap(readFileSync(join(DIST, 'canopy-cli.cjs'), 'utf8')), {
       filename: join(DIST, 'canopy-cli.cjs'), cachedData: readFileSync(join(DIST, cacheName())),
     });
     assert.equal(script.cachedDataRejected, false);
@@ -66,7 +66,7 @@ describe('cli: the launcher and its code cache', () => {
     const r = run(dir, { CANOPY_WRITE_CODE_CACHE: '1' });
     assert.equal(r.status, 0, r.stderr);
     assert.ok(existsSync(join(dir, cacheName())));
-    const script = new Script(readFileSync(join(dir, 'canopy-cli.cjs'), 'latin1'), {
+    const script = new Script(wrap(readFileSync(join(dir, 'canopy-cli.cjs'), 'utf8')), {
       filename: join(dir, 'canopy-cli.cjs'), cachedData: readFileSync(join(dir, cacheName())),
     });
     assert.equal(script.cachedDataRejected, false);
@@ -75,8 +75,8 @@ describe('cli: the launcher and its code cache', () => {
 
   it('lowers the priority of the helper threads it finds, not of the main thread or of threads started later', function () {
     if (process.platform !== 'linux') this.skip();
-    // A stand-in for the bundle (wrapped, as the build stores it): starts a worker, then reports every thread's nice value.
-    writeFileSync(join(dir, 'canopy-cli.cjs'), Module.wrap(`
+    // A stand-in for the bundle: starts a worker, then reports every thread's nice value.
+    writeFileSync(join(dir, 'canopy-cli.cjs'), `
       const { Worker } = require('node:worker_threads');
       const fs = require('node:fs');
       const nice = (t) => { const st = fs.readFileSync('/proc/self/task/' + t + '/stat', 'utf8'); return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[16]); };
@@ -86,7 +86,7 @@ describe('cli: the launcher and its code cache', () => {
         console.log(JSON.stringify({ main: String(process.pid), worker: tid, all }));
         w.terminate();
       });
-    `));
+    `);
     const r = run(dir);
     assert.equal(r.status, 0, r.stderr);
     const { main, worker, all } = JSON.parse(r.stdout) as { main: string; worker: string; all: Record<string, number> };
