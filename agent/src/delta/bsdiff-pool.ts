@@ -124,6 +124,11 @@ export class BsdiffPool {
       }
       w.on('message', (r: Reply) => this.done(w, r));
       w.on('error', (e) => this.failed(w, e));
+      // A worker that ends without an error (its script did not take up the job) would otherwise
+      // leave its job pending, and a process with nothing else to wait for exits with status 0.
+      w.on('exit', (code) => {
+        if (!this.closed) this.failed(w, new Error(`bsdiff worker exited with code ${code}`));
+      });
       w.unref();
       this.workers.push(w);
       this.idle.push(w);

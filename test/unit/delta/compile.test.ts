@@ -114,6 +114,24 @@ describe('delta/compile: decisions and part builder', function () {
       await inline.close();
     }
   });
+
+  it('a job whose worker thread ends without answering runs again inline, and the patch is the same', async () => {
+    const old = pseudoRandomBytes(400_000, 6);
+    const nw = Buffer.from(old);
+    for (let i = 0; i < nw.length; i += 555) nw[i] ^= 0x40;
+    const pool = new BsdiffPool(1);
+    try {
+      const first = pool.diff(() => ({ old, nw }));
+      const [worker] = (pool as unknown as { workers: Array<{ terminate(): Promise<number> }> }).workers;
+      await worker.terminate();
+      const patch = (await first).patch;
+      assert.ok(Buffer.from(bspatch(old, nw.length, patch)).equals(nw));
+      assert.equal(pool.jobsInline, 1, 'the job ran on this thread once its worker was gone');
+      assert.equal(Buffer.from((await pool.diff(() => ({ old, nw }))).patch).equals(Buffer.from(patch)), true, 'and later jobs too');
+    } finally {
+      await pool.close();
+    }
+  });
 });
 
 describe('delta/compile: generateDelta', function () {
