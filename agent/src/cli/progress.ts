@@ -59,7 +59,8 @@ export function formatDuration(seconds: number): string {
 }
 
 export class ProgressLine {
-  private readonly enabled: boolean;
+  /** Whether the line is drawn (stderr is a terminal and the output is not JSON): callers may skip work for it when not. */
+  readonly enabled: boolean;
   private readonly now: () => number;
   private readonly start: number;
   private readonly minInterval: number;

@@ -54,7 +54,8 @@ export const pullCommand = defineCommand({
       concurrency,
       globalKeyringDirs: GLOBAL_KEYRINGS,
       transport: { env: ctx.io.env },
-      onProgress,
+      // Nothing to draw (not a terminal, or --json): the pull need not report each object.
+      onProgress: progress.enabled ? onProgress : undefined,
     });
   } finally {
     progress.finish();
