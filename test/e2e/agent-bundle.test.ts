@@ -14,7 +14,7 @@ import { AGENT_BUNDLE, ROOT, ensureAgentBuilt } from '../helpers/sim-device';
 /** The device bundle must stay below this (bytes). */
 const BUDGET = 2 * 1024 * 1024;
 /** CLI files the device may carry besides admin/: the dispatcher and the helpers every command shares. */
-const CLI_ALLOWED = new Set(['agent-main.ts', 'cli-args.ts', 'command.ts', 'exit-codes.ts', 'output.ts', 'progress.ts', 'unfinished.ts']);
+const CLI_ALLOWED = new Set(['agent-main.ts', 'cli-args.ts', 'command.ts', 'exit-codes.ts', 'output.ts', 'progress.ts', 'entry.ts']);
 
 describe('dist/canopy-agent.cjs (the device bundle)', () => {
   let inputs: string[] = [];

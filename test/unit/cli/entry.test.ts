@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ROOT } from './cli-harness';
 
 function run(script: string): { status: number | null; stderr: string } {
-  const mod = JSON.stringify(join(ROOT, 'agent/src/cli/unfinished.ts'));
+  const mod = JSON.stringify(join(ROOT, 'agent/src/cli/entry.ts'));
   const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', `import(${mod}).then((m) => { ${script} });`], { cwd: ROOT, encoding: 'utf8' });
   return { status: r.status, stderr: r.stderr };
 }
