@@ -2,7 +2,8 @@
  * dist/canopy.cjs, the launcher: it runs dist/canopy-cli.cjs from the code
  * cache the build made, which this Node.js accepts; without a cache, or with
  * a damaged one, the CLI still runs; CANOPY_WRITE_CODE_CACHE=1 makes one.
- * It lowers the priority of V8's helper threads only.
+ * It lowers the priority of V8's helper threads only (the flag it sets,
+ * --no-parallel-scavenge, has no effect a test here can see).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
