@@ -13,6 +13,7 @@
  * code that loading it costs.
  */
 import type { TLSSocket } from 'node:tls';
+import { setFlagsFromString } from 'node:v8';
 import type { buildConnector, Dispatcher } from 'undici';
 import { CanopyError } from '../core/errors';
 import { abortedError, DEFAULT_USER_AGENT, type HttpClient, type HttpRequest, type HttpResponse, type TransportOptions } from './http-client';
@@ -39,14 +40,45 @@ let whole: Promise<Undici> | undefined;
  */
 function loadUndici(proxied: boolean): Promise<Undici> {
   if (proxied) {
-    whole ??= import('undici');
+    whole ??= import('undici').then((u) => {
+      keepWasmOnBaselineTier();
+      return u;
+    });
     return whole;
   }
-  direct ??= Promise.all([import('undici/lib/dispatcher/agent.js'), import('undici/lib/core/connect.js')]).then(([agent, connect]) => ({
-    Agent: agent.default, buildConnector: connect.default,
-    ProxyAgent: undefined as never, EnvHttpProxyAgent: undefined as never,
-  }));
+  direct ??= Promise.all([import('undici/lib/dispatcher/agent.js'), import('undici/lib/core/connect.js')]).then(([agent, connect]) => {
+    keepWasmOnBaselineTier();
+    return {
+      Agent: agent.default, buildConnector: connect.default,
+      ProxyAgent: undefined as never, EnvHttpProxyAgent: undefined as never,
+    };
+  });
   return direct;
+}
+
+/**
+ * undici parses HTTP/1.1 with llhttp compiled to WebAssembly, which V8
+ * runs with its baseline compiler (Liftoff) and, once the parser is hot,
+ * compiles again with TurboFan on a helper thread. For llhttp's large state
+ * machine that recompile cost 100-135 ms of CPU and a compiler zone of
+ * about 22 MB, to speed up a parser that takes about 12 ms of a whole
+ * update. A small update triggered it near its end, and the process then
+ * waited for it before exiting (about 60 ms of a 0.24 s pull); in the
+ * benchmark's update it took CPU from the pull on a two-core machine. So
+ * WebAssembly stays on Liftoff (`--liftoff-only`; the only other
+ * WebAssembly in the bundles, openpgp.js's Argon2, is never run by Canopy).
+ * V8's flags are process-wide and this one is part of what V8's code caches
+ * are checked against, so it is set when undici and the built-ins it needs
+ * are loaded, not at start-up: a built-in loaded later compiles without
+ * Node.js's cache. It must come before llhttp is compiled, which undici
+ * does at its first connection.
+ */
+function keepWasmOnBaselineTier(): void {
+  try {
+    setFlagsFromString('--liftoff-only');
+  } catch {
+    // A speed setting only.
+  }
 }
 
 function hasProxyEnv(env: Readonly<Record<string, string | undefined>>): boolean {

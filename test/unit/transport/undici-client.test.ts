@@ -1,9 +1,11 @@
 /**
  * The undici adapter against a local server: keep-alive reuse with bounded
  * connections, error mapping (refused, reset, aborted), back-pressure on a
- * large body, and proxies from the environment or the remote's `proxy`.
+ * large body, proxies from the environment or the remote's `proxy`, and
+ * WebAssembly (undici's HTTP parser) kept off V8's optimising tier.
  */
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, connect as netConnect, type Socket } from 'node:net';
@@ -240,6 +242,17 @@ describe('transport/undici-client', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('once it has loaded undici, hot WebAssembly stays on V8\'s baseline tier (a process without it optimises)', function () {
+    this.timeout(30_000);
+    const tier = (...args: string[]): string => {
+      const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', join(__dirname, 'wasm-tier-child.ts'), ...args], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    assert.equal(tier('control'), 'turbofan');
+    assert.equal(tier(), 'liftoff');
   });
 
   it('splits URLs into origin and path exactly as new URL does, also where the fast path must step aside', () => {
