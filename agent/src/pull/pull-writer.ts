@@ -142,8 +142,8 @@ class Flusher {
   private helper(): ChildProcess | undefined {
     if (this.child || this.stopped) return this.child;
     try {
-      // The directory is an argument, not part of the script.
-      const child = spawn('sh', ['-c', 'while read -r _; do sync -f "$1" || exit 1; echo; done', 'canopy-flush', this.dir], { stdio: ['pipe', 'pipe', 'ignore'] });
+      // The directory is an argument, not part of the script. The shell by its fixed path, not looked up in PATH.
+      const child = spawn('/bin/sh', ['-c', 'while read -r _; do sync -f "$1" || exit 1; echo; done', 'canopy-flush', this.dir], { stdio: ['pipe', 'pipe', 'ignore'] });
       child.on('error', () => this.stop());
       child.on('exit', () => this.stop());
       child.stdin!.on('error', () => this.stop());
