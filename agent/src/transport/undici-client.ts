@@ -69,9 +69,10 @@ function loadUndici(proxied: boolean): Promise<Undici> {
  * WebAssembly in the bundles, openpgp.js's Argon2, is never run by Canopy).
  * V8's flags are process-wide and this one is part of what V8's code caches
  * are checked against, so it is set when undici and the built-ins it needs
- * are loaded, not at start-up: a built-in loaded later compiles without
- * Node.js's cache. It must come before llhttp is compiled, which undici
- * does at its first connection.
+ * are loaded, not at start-up: from then on a cache is refused (a built-in
+ * loaded later compiles without Node.js's; the launcher's cache is used long
+ * before). It must come before llhttp is compiled, which undici does at its
+ * first connection.
  */
 function keepWasmOnBaselineTier(): void {
   try {
