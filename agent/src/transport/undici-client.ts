@@ -61,8 +61,10 @@ function loadUndici(proxied: boolean): Promise<Undici> {
  * runs with its baseline compiler (Liftoff) and, once the parser is hot,
  * compiles again with TurboFan on a helper thread. For llhttp's large state
  * machine that recompile cost 100-135 ms of CPU and a compiler zone of
- * about 22 MB, to speed up a parser that takes about 12 ms of a whole
- * update. A small update triggered it near its end, and the process then
+ * about 22 MB, to speed up a parser whose Liftoff code takes about 47 ms
+ * of the main thread in a whole update (24 ms with the recompile, in
+ * profiles of the benchmark's update). A small update triggered it near
+ * its end, and the process then
  * waited for it before exiting (about 60 ms of a 0.24 s pull); in the
  * benchmark's update it took CPU from the pull on a two-core machine. So
  * WebAssembly stays on Liftoff (`--liftoff-only`; the only other
